@@ -1,0 +1,1 @@
+"""Differential tests: the same graph programs run on LangGraph and on stepgraph."""

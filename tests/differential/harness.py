@@ -1,0 +1,315 @@
+"""Run a corpus case through one API and one output mode, and normalize the result.
+
+The harness never looks inside a library: it only calls ``invoke``/``stream`` (or their
+async twins) on the compiled graph a case built, exactly as a user program would.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import attrs
+
+from .normalize import Normalizer, is_interrupt, sort_key
+
+# How a case is driven.  "trio" exists only for stepgraph; LangGraph's async API is
+# asyncio-only, so the trio run of stepgraph is compared with LangGraph on asyncio.
+APIS = ("sync", "asyncio", "trio")
+# "invoke" compares the return value; the others the chunks of stream(stream_mode=...).
+MODES = ("invoke", "updates", "values", "updates+values")
+STREAM_MODES: dict[str, Any] = {
+    "updates": "updates",
+    "values": "values",
+    "updates+values": ["updates", "values"],
+}
+
+
+@attrs.frozen
+class FollowupContext:
+    """What a follow-up input may depend on: the previous run's interrupts."""
+
+    lib: Any
+    interrupts: tuple[Any, ...]
+
+
+@attrs.frozen
+class Followup:
+    """A follow-up input computed from the previous run (e.g. a resume map by id)."""
+
+    make: Callable[[FollowupContext], Any]
+
+
+@attrs.frozen
+class Case:
+    """One graph program plus how to drive it.
+
+    ``followups`` are further inputs sent on the same config after ``input`` (for
+    example ``Command(resume=...)`` after an interrupt); an entry may be a
+    :class:`Followup` to compute the input from what the previous run produced.
+    ``kwargs`` go to every ``invoke``/``stream`` call (``output_keys``,
+    ``interrupt_before``, ...).
+    """
+
+    graph: Any
+    input: Any
+    config: Mapping[str, Any] | None = None
+    followups: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    is_async: bool = False
+    # Several tasks share a step: LangGraph streams their updates in completion order
+    # (a thread-pool race in the sync API), so updates are compared as a multiset per
+    # step, and interrupt lists as multisets.
+    parallel: bool = False
+    # Modes whose LangGraph output is itself a race and cannot be compared.
+    racy: frozenset[str] = frozenset()
+    note: str = ""
+
+
+def apis_for(case: Case) -> tuple[str, ...]:
+    return ("asyncio", "trio") if case.is_async else APIS
+
+
+def _collect_interrupts(obj: Any, out: list[Any], seen: set[str]) -> None:
+    if is_interrupt(obj):
+        key = str(obj.id)
+        if key not in seen:
+            seen.add(key)
+            out.append(obj)
+    elif isinstance(obj, Mapping):
+        for value in obj.values():
+            _collect_interrupts(value, out, seen)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _collect_interrupts(value, out, seen)
+
+
+def _inputs(case: Case) -> list[Any]:
+    return [case.input, *case.followups]
+
+
+def _config(case: Case) -> Any:
+    return None if case.config is None else copy.deepcopy(dict(case.config))
+
+
+def _resolve(item: Any, lib: Any, previous: list[Any]) -> Any:
+    if isinstance(item, Followup):
+        found: list[Any] = []
+        _collect_interrupts(previous, found, set())
+        return item.make(FollowupContext(lib=lib, interrupts=tuple(found)))
+    return item
+
+
+def _record(norm: Normalizer, mode: str, produced: list[Any], result: Any, error: Any) -> dict:
+    rec: dict[str, Any] = {}
+    if mode == "invoke":
+        rec["output"] = norm(result) if error is None else None
+    else:
+        rec["chunks"] = [norm(chunk) for chunk in produced]
+    rec["error"] = None if error is None else norm.error(error)
+    return rec
+
+
+def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
+    norm = Normalizer()
+    records = []
+    previous: list[Any] = []
+    for item in _inputs(case):
+        value = _resolve(item, lib, previous)
+        produced: list[Any] = []
+        result = error = None
+        try:
+            if mode == "invoke":
+                result = case.graph.invoke(value, _config(case), **case.kwargs)
+                produced.append(result)
+            else:
+                stream = case.graph.stream(
+                    value, _config(case), stream_mode=STREAM_MODES[mode], **case.kwargs
+                )
+                for chunk in stream:
+                    produced.append(chunk)
+        except Exception as exc:
+            error = exc
+        records.append(_record(norm, mode, produced, result, error))
+        previous = produced
+    return records
+
+
+async def _run_async(case: Case, lib: Any, mode: str) -> list[dict]:
+    norm = Normalizer()
+    records = []
+    previous: list[Any] = []
+    for item in _inputs(case):
+        value = _resolve(item, lib, previous)
+        produced: list[Any] = []
+        result = error = None
+        try:
+            if mode == "invoke":
+                result = await case.graph.ainvoke(value, _config(case), **case.kwargs)
+                produced.append(result)
+            else:
+                stream = case.graph.astream(
+                    value, _config(case), stream_mode=STREAM_MODES[mode], **case.kwargs
+                )
+                async for chunk in stream:
+                    produced.append(chunk)
+        except Exception as exc:
+            error = exc
+        records.append(_record(norm, mode, produced, result, error))
+        previous = produced
+    return records
+
+
+def run_case(
+    case_fn: Callable[[Any], Case], lib: Any, api: str, mode: str
+) -> tuple[Case, list[dict]]:
+    """Build the case afresh on ``lib`` and run it: the case and one record per input."""
+    if api == "sync":
+        case = case_fn(lib)
+        return case, run_sync(case, lib, mode)
+
+    async def main() -> tuple[Case, list[dict]]:
+        # Build inside the event loop: a case may create loop-bound objects.
+        case = case_fn(lib)
+        return case, await _run_async(case, lib, mode)
+
+    return anyio.run(main, backend=api)
+
+
+# -- canonical forms ----------------------------------------------------------------
+#
+# LangGraph streams the updates of one step in completion order, and with interrupts
+# also one values chunk per interrupting task.  For ``parallel`` cases these are
+# compared as multisets *within a step*; steps keep their order.  A step boundary is a
+# values chunk that carries no ``__interrupt__`` key.  A plain "updates" stream has no
+# boundaries of its own, so it is cut into steps with the sizes seen in the same
+# case's ["updates", "values"] stream of the reference (``segment_sizes``).
+
+
+def _mode_payload(chunk: Any) -> tuple[str | None, Any]:
+    if isinstance(chunk, dict) and list(chunk) == ["$tuple"] and len(chunk["$tuple"]) == 2:
+        mode, payload = chunk["$tuple"]
+        if isinstance(mode, str):
+            return mode, payload
+    return None, chunk
+
+
+def _has_interrupt(payload: Any) -> bool:
+    return isinstance(payload, dict) and "__interrupt__" in payload
+
+
+def _is_step_boundary(chunk: Any) -> bool:
+    mode, payload = _mode_payload(chunk)
+    return mode == "values" and not _has_interrupt(payload)
+
+
+def _sort_interrupts(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        out = {k: _sort_interrupts(v) for k, v in obj.items()}
+        pending = out.get("__interrupt__")
+        if isinstance(pending, list):
+            out["__interrupt__"] = sorted(pending, key=sort_key)
+        elif isinstance(pending, dict) and isinstance(pending.get("$tuple"), list):
+            out["__interrupt__"] = {"$tuple": sorted(pending["$tuple"], key=sort_key)}
+        return out
+    if isinstance(obj, list):
+        return [_sort_interrupts(v) for v in obj]
+    return obj
+
+
+def _sort_between_boundaries(chunks: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    segment: list[Any] = []
+    for chunk in chunks:
+        if _is_step_boundary(chunk):
+            out.extend(sorted(segment, key=sort_key))
+            segment = []
+            out.append(chunk)
+        else:
+            segment.append(chunk)
+    out.extend(sorted(segment, key=sort_key))
+    return out
+
+
+def _sort_interrupt_runs(chunks: Iterable[Any]) -> list[Any]:
+    """In a values stream, sort each run of consecutive ``__interrupt__`` chunks."""
+    out: list[Any] = []
+    run: list[Any] = []
+    for chunk in chunks:
+        if _has_interrupt(chunk):
+            run.append(chunk)
+            continue
+        out.extend(sorted(run, key=sort_key))
+        run = []
+        out.append(chunk)
+    out.extend(sorted(run, key=sort_key))
+    return out
+
+
+def segment_sizes(combined: list[dict]) -> list[list[int]]:
+    """Per input: how many "updates" chunks each step of an updates+values stream had."""
+    sizes = []
+    for rec in combined:
+        counts = [0]
+        for chunk in rec.get("chunks", []):
+            if _is_step_boundary(chunk):
+                counts.append(0)
+            elif _mode_payload(chunk)[0] == "updates":
+                counts[-1] += 1
+        sizes.append([n for n in counts if n])
+    return sizes
+
+
+def _sort_by_sizes(chunks: list[Any], sizes: list[int] | None) -> list[Any]:
+    if sizes is None or sum(sizes) != len(chunks):
+        # Unknown or different step structure: compare the multiset; a count mismatch
+        # still shows up as a difference.
+        return sorted(chunks, key=sort_key)
+    out: list[Any] = []
+    start = 0
+    for n in sizes:
+        out.extend(sorted(chunks[start : start + n], key=sort_key))
+        start += n
+    return out
+
+
+def canonical(
+    case: Case, mode: str, records: list[dict], sizes: list[list[int]] | None = None
+) -> list[dict]:
+    """Erase the orderings LangGraph leaves to chance (see ``Case.parallel``).
+
+    ``sizes`` (from :func:`segment_sizes`) is used for the plain "updates" mode.
+    """
+    if not case.parallel:
+        return records
+    out = []
+    for index, rec in enumerate(records):
+        rec = _sort_interrupts(rec)
+        chunks = rec.get("chunks")
+        if chunks is not None:
+            if mode == "updates":
+                step_sizes = sizes[index] if sizes is not None and index < len(sizes) else None
+                rec["chunks"] = _sort_by_sizes(chunks, step_sizes)
+            elif mode == "updates+values":
+                rec["chunks"] = _sort_between_boundaries(chunks)
+            elif mode == "values":
+                rec["chunks"] = _sort_interrupt_runs(chunks)
+        out.append(rec)
+    return out
+
+
+def observe(
+    case_fn: Callable[[Any], Case],
+    lib: Any,
+    api: str,
+    mode: str,
+    sizes: list[list[int]] | None = None,
+) -> list[dict]:
+    """``run_case`` followed by ``canonical``: what the tests compare."""
+    case, records = run_case(case_fn, lib, api, mode)
+    if mode == "updates" and case.parallel and sizes is None:
+        # Cut the updates into steps as this library's own combined stream shows them.
+        sizes = segment_sizes(run_case(case_fn, lib, api, "updates+values")[1])
+    return canonical(case, mode, records, sizes)

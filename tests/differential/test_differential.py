@@ -1,0 +1,68 @@
+"""Run every corpus case on LangGraph and on stepgraph and compare the outputs.
+
+Compared per case, API (sync / asyncio / trio) and mode: the ``invoke`` result or
+error, and the chunks of ``stream_mode="updates"``, ``"values"`` and
+``["updates", "values"]`` (with the error that ended the stream, if any).  stepgraph on
+trio is compared with LangGraph on asyncio (LangGraph's async API is asyncio-only).
+
+``STEPGRAPH_DIFF_TARGET=langgraph`` runs the candidate side on LangGraph too: a check of
+the corpus and of the harness (every case must then pass, except on trio).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .libs import LANGGRAPH_INSTALL_HINT, load_langgraph, load_target, target_name
+
+pytest.importorskip("langgraph", reason=LANGGRAPH_INSTALL_HINT)
+
+from .corpus import CASES  # noqa: E402
+from .harness import MODES, apis_for, canonical, run_case, segment_sizes  # noqa: E402
+
+try:
+    CANDIDATE = load_target()
+except ImportError as exc:  # the engine is still being written
+    pytest.skip(f"stepgraph is not importable: {exc!r}", allow_module_level=True)
+
+REFERENCE = load_langgraph()
+
+pytestmark = [pytest.mark.differential, pytest.mark.timeout(60)]
+
+
+def _params() -> list:
+    params = []
+    for name in CASES:
+        # Async cases are named async_*; test_case_flags checks the Case agrees.
+        apis = ("asyncio", "trio") if name.startswith("async_") else ("sync", "asyncio", "trio")
+        for api in apis:
+            for mode in MODES:
+                marks = []
+                if api == "trio" and target_name() == "langgraph":
+                    marks.append(pytest.mark.skip(reason="LangGraph's async API is asyncio-only"))
+                params.append(pytest.param(name, api, mode, id=f"{name}-{api}-{mode}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_case_flags(name: str) -> None:
+    case = CASES[name](REFERENCE)
+    assert case.is_async == name.startswith("async_")
+    assert set(apis_for(case)) <= {"sync", "asyncio", "trio"}
+
+
+@pytest.mark.parametrize(("name", "api", "mode"), _params())
+def test_same_as_langgraph(name: str, api: str, mode: str) -> None:
+    fn = CASES[name]
+    ref_api = "asyncio" if api == "trio" else api
+    ref_case, ref_records = run_case(fn, REFERENCE, ref_api, mode)
+    if mode in ref_case.racy:
+        pytest.skip(f"LangGraph's {mode!r} output is a race for this case")
+    sizes = None
+    if mode == "updates" and ref_case.parallel:
+        sizes = segment_sizes(run_case(fn, REFERENCE, ref_api, "updates+values")[1])
+    expected = canonical(ref_case, mode, ref_records, sizes)
+
+    got_case, got_records = run_case(fn, CANDIDATE, api, mode)
+    got = canonical(got_case, mode, got_records, sizes)
+    assert got == expected, f"{name} [{api} {mode}]: {ref_case.note or fn.__doc__ or ''}"

@@ -8,11 +8,31 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-settings.register_profile("dev", max_examples=50)
-settings.register_profile("ci", max_examples=100, deadline=None, derandomize=False, print_blob=True)
-settings.register_profile("nightly", max_examples=1000, deadline=None, print_blob=True)
+# Parent is Hypothesis' own default, so CI=true (which makes Hypothesis pick its built-in
+# "ci" settings) changes nothing here. The example database stays on: `bash .ci/test`
+# uses "ci" locally too, and replaying a failure there is what the database is for.
+_base = settings.get_profile("default")
+_slow_machine = [HealthCheck.too_slow]  # 2 cores under coverage; data generation is slow
+settings.register_profile("dev", _base, max_examples=50)
+settings.register_profile(
+    "ci",
+    _base,
+    max_examples=100,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=_slow_machine,
+)
+settings.register_profile(
+    "nightly",
+    _base,
+    max_examples=1000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_slow_machine,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

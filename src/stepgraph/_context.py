@@ -1,0 +1,61 @@
+"""The one ContextVar behind ``get_config()``, ``get_stream_writer()``, ``interrupt()``.
+
+The engine passes config, writer and runtime to nodes explicitly; this variable exists
+only for LangGraph's ambient accessors. Each task sets it as its own first action —
+inside the spawned task, never before spawning — so it is visible on Python 3.10
+asyncio, on trio, in worker threads (anyio copies the context) and in tasks the node
+itself starts.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._writer import Emitter
+
+__all__ = ["TaskContext", "current_task_context", "task_context_var"]
+
+
+@attrs.define(eq=False)
+class TaskContext:
+    """What a running task knows about itself and its run (private to the engine)."""
+
+    config: dict[str, Any]
+    """The task's config (``configurable``, ``metadata``, ``tags``, …)."""
+    writer: Any
+    """The custom-stream writer bound to this task's namespace."""
+    runtime: Any
+    """The :class:`stepgraph.runtime.Runtime` given to the task."""
+    emitter: Emitter
+    """Where this run's events go."""
+    namespace: tuple[str, ...]
+    """Checkpoint namespace of the task itself: ``(..., "node:<task_id>")``."""
+    task_id: str
+    node: str
+    step: int
+    triggers: tuple[str, ...]
+    path: tuple[Any, ...]
+    loop_thread: int
+    token: Any
+    """The anyio event-loop token, to get back to the loop from other threads."""
+    resume: list[Any] = attrs.Factory(list)
+    """Resume values for this task's ``interrupt()`` calls, in call order."""
+    interrupt_count: int = 0
+    checkpointer: Any = None
+    """The run's checkpointer, inherited by graphs invoked inside the node."""
+    stream_subgraphs: bool = False
+    """Whether nested graphs' output reaches the consumer."""
+    cancel_scope: Any = None
+    """The run's cancel scope: nested graphs started inside the node stop with it."""
+
+
+task_context_var: ContextVar[TaskContext | None] = ContextVar("stepgraph_task", default=None)
+
+
+def current_task_context() -> TaskContext | None:
+    """The running task's context, or None outside a run."""
+    return task_context_var.get()

@@ -1,0 +1,367 @@
+"""Running half of the superstep: run tasks concurrently in one task group.
+
+Async nodes run on the loop, sync nodes in worker threads. A failing task cancels its
+siblings and the caller gets the original exception (never an ExceptionGroup for one
+failure). ``interrupt()`` in a task does not cancel its siblings.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from ._apply import TaskResult, apply_writes
+from ._context import TaskContext, task_context_var
+from ._plan import PULL, Task
+from ._schema import build_instance, is_instance_schema, output_as_dict
+from ._spec import END, BranchSpec, GraphSpec
+from ._writer import Emitter, TaskWriter
+from .errors import (
+    ErrorCode,
+    GraphInterrupt,
+    InvalidUpdateError,
+    NodeTimeoutError,
+    ParentCommand,
+    create_error_message,
+)
+from .runtime import Runtime
+from .types import Command, Interrupt, Send
+
+__all__ = ["Interrupted", "RunInfo", "TaskFailed", "run_step", "run_task"]
+
+
+@attrs.define(eq=False)
+class RunInfo:
+    """What tasks of one graph run share (private to the engine)."""
+
+    spec: GraphSpec
+    emitter: Emitter
+    ns: tuple[str, ...]
+    config: dict[str, Any]
+    context: Any
+    store: Any
+    checkpointer: Any
+    step: int = 0
+    resume: Mapping[str, list[Any]] = attrs.Factory(dict)
+    """task id → resume values for its ``interrupt()`` calls."""
+    loop_thread: int = attrs.Factory(threading.get_ident)
+    token: Any = None
+    cancel_scope: Any = None
+    parent: TaskContext | None = None
+    failed: TaskFailed | None = None
+    """The task whose exception ended the step, for its result event."""
+
+
+@attrs.frozen
+class Interrupted:
+    """A task that called ``interrupt()``: its writes are dropped."""
+
+    task: Task
+    interrupts: tuple[Interrupt, ...]
+    resume: tuple[Any, ...] = ()
+
+
+@attrs.frozen
+class TaskFailed:
+    """A task that raised; ``error`` is the original exception."""
+
+    task: Task
+    error: BaseException
+
+
+Outcome = TaskResult | Interrupted
+
+
+def _task_config(run: RunInfo, task: Task, ns_str: str) -> dict[str, Any]:
+    base = run.config
+    node_md = task.node.metadata
+    metadata = {
+        **base.get("metadata", {}),
+        **(node_md or {}),
+        "langgraph_step": run.step,
+        "langgraph_node": task.name,
+        "langgraph_triggers": task.triggers,
+        "langgraph_path": task.path,
+        "langgraph_checkpoint_ns": ns_str,
+    }
+    configurable = {**base.get("configurable", {}), "checkpoint_ns": ns_str}
+    return {**base, "metadata": metadata, "configurable": configurable}
+
+
+def _node_input(spec: GraphSpec, task: Task, snapshot: Mapping[str, Any]) -> Any:
+    if task.path[0] != PULL:
+        return task.arg
+    node = task.node
+    schema = node.input_schema
+    if schema is None:
+        schema = spec.state_schema
+        if is_instance_schema(schema):
+            return build_instance(schema, snapshot)
+        return dict(snapshot)
+    keys = node.input_keys or ()
+    if is_instance_schema(schema):
+        return build_instance(schema, snapshot)
+    return {k: snapshot[k] for k in keys if k in snapshot}
+
+
+def parse_output(spec: GraphSpec, output: Any) -> tuple[list[tuple[str, Any]], list[str | Send]]:
+    """A node's return value as (state writes, routes)."""
+    writes: list[tuple[str, Any]] = []
+    routes: list[str | Send] = []
+    if output is None:
+        return writes, routes
+    channels = spec.channels
+    if isinstance(output, dict):
+        writes.extend((k, v) for k, v in output.items() if k in channels)
+        return writes, routes
+    if isinstance(output, Command):
+        _add_command(spec, output, writes, routes)
+        return writes, routes
+    if isinstance(output, (list, tuple)) and output and all(isinstance(c, Command) for c in output):
+        for command in output:
+            _add_command(spec, command, writes, routes)
+        return writes, routes
+    as_dict = output_as_dict(output)
+    if as_dict is not None:
+        writes.extend((k, v) for k, v in as_dict.items() if k in channels)
+        return writes, routes
+    raise InvalidUpdateError(
+        create_error_message(
+            message=f"Expected dict, got {output!r}",
+            error_code=ErrorCode.INVALID_GRAPH_NODE_RETURN_VALUE,
+        )
+    )
+
+
+def _add_command(
+    spec: GraphSpec, command: Command[Any], writes: list[tuple[str, Any]], routes: list[str | Send]
+) -> None:
+    if command.graph == Command.PARENT:
+        raise ParentCommand(command)
+    update = command.update
+    if update is not None:
+        if isinstance(update, dict):
+            writes.extend((k, v) for k, v in update.items() if k in spec.channels)
+        elif isinstance(update, (list, tuple)) and all(
+            isinstance(i, tuple) and len(i) == 2 for i in update
+        ):
+            writes.extend((k, v) for k, v in update if k in spec.channels)
+        else:
+            as_dict = output_as_dict(update)
+            if as_dict is None:
+                raise InvalidUpdateError(
+                    f"Command(update=...) expects a dict or a list of (key, value) pairs, got {update!r}"
+                )
+            writes.extend((k, v) for k, v in as_dict.items() if k in spec.channels)
+    goto = command.goto
+    targets = goto if isinstance(goto, (list, tuple)) else [goto] if goto else []
+    for target in targets:
+        routes.append(_checked_route(target))
+
+
+def _checked_route(target: Any) -> str | Send:
+    if isinstance(target, Send):
+        if target.node == END:
+            raise InvalidUpdateError("Cannot send a packet to the END node")
+        return target
+    if isinstance(target, str):
+        return target
+    raise InvalidUpdateError(
+        f"Expected a node name, END or Send as a destination, got {target!r}"
+    )
+
+
+async def _call(fn: Callable[..., Any], is_async: bool, args: tuple[Any, ...], kwargs: dict[str, Any], abandon: bool) -> Any:
+    if is_async:
+        return await fn(*args, **kwargs)
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
+
+
+async def _route(
+    spec: GraphSpec,
+    branch: BranchSpec,
+    state: Mapping[str, Any],
+    ctx: TaskContext,
+) -> list[str | Send]:
+    shape = branch.shape
+    view: Any = build_instance(spec.state_schema, state) if is_instance_schema(spec.state_schema) else dict(state)
+    kwargs = {name: _injected(name, ctx) for name in shape.inject}
+    args = (view,) if shape.takes_input else ()
+    result = await _call(branch.path, shape.is_async, args, kwargs, False)
+    items = result if isinstance(result, (list, tuple)) else [result]
+    out: list[str | Send] = []
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, Send):
+            out.append(_checked_route(item))
+            continue
+        if branch.path_map is not None:
+            out.append(branch.path_map[item])
+        else:
+            out.append(_checked_route(item))
+    return out
+
+
+def _injected(name: str, ctx: TaskContext) -> Any:
+    if name == "config":
+        return ctx.config
+    if name == "writer":
+        return ctx.writer
+    if name == "runtime":
+        return ctx.runtime
+    return ctx.runtime.store
+
+
+def make_task_context(run: RunInfo, task: Task) -> TaskContext:
+    """The context a task runs with (config, writer, runtime, namespace)."""
+    ns = (*run.ns, f"{task.name}:{task.id}")
+    ns_str = "|".join(ns)
+    writer = TaskWriter(run.emitter, run.ns)
+    config = _task_config(run, task, ns_str)
+    return TaskContext(
+        config=config,
+        writer=writer,
+        runtime=Runtime(context=run.context, store=run.store, stream_writer=writer),
+        emitter=run.emitter,
+        namespace=ns,
+        task_id=task.id,
+        node=task.name,
+        step=run.step,
+        triggers=task.triggers,
+        path=task.path,
+        loop_thread=run.loop_thread,
+        token=run.token,
+        resume=list(run.resume.get(task.id, ())),
+        checkpointer=run.checkpointer,
+        stream_subgraphs=run.emitter.subgraphs,
+        cancel_scope=run.cancel_scope,
+    )
+
+
+async def run_task(run: RunInfo, task: Task, snapshot: Mapping[str, Any]) -> Outcome:
+    """Run one task to completion: retries, timeout, output parsing, routing."""
+    ctx = make_task_context(run, task)
+    reset = task_context_var.set(ctx)
+    try:
+        return await _attempts(run, task, snapshot, ctx)
+    except GraphInterrupt as exc:
+        return Interrupted(task, exc.interrupts, tuple(ctx.resume))
+    except Exception as exc:
+        if sys.version_info >= (3, 11):
+            note = f"During task with name '{task.name}' and id '{task.id}'"
+            if note not in getattr(exc, "__notes__", ()):
+                exc.add_note(note)
+        raise
+    finally:
+        task_context_var.reset(reset)
+
+
+async def _attempts(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext) -> TaskResult:
+    node = task.node
+    spec = run.spec
+    attempt = 0
+    while True:
+        attempt += 1
+        ctx.interrupt_count = 0
+        try:
+            return await _once(run, task, snapshot, ctx)
+        except (GraphInterrupt, ParentCommand):
+            raise
+        except Exception as exc:
+            policy = next((p for p in node.retry if p.should_retry(exc)), None)
+            if policy is None or attempt >= policy.max_attempts:
+                raise
+            await anyio.sleep(policy.delay(attempt))
+        _ = spec
+
+
+async def _once(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext) -> TaskResult:
+    spec = run.spec
+    node = task.node
+    value = _node_input(spec, task, snapshot)
+    if node.subgraph is not None:
+        output = await _run_subgraph(node.subgraph, value, ctx, spec)
+    else:
+        shape = node.shape
+        assert shape is not None
+        kwargs = {name: _injected(name, ctx) for name in shape.inject}
+        args = (value,) if shape.takes_input else ()
+        if node.timeout is None:
+            output = await _call(node.fn, shape.is_async, args, kwargs, False)
+        else:
+            try:
+                with anyio.fail_after(node.timeout):
+                    output = await _call(node.fn, shape.is_async, args, kwargs, True)
+            except TimeoutError as exc:
+                raise NodeTimeoutError(task.name, node.timeout) from exc
+    writes, routes = parse_output(spec, output)
+    branches = spec.branches.get(task.name)
+    if branches:
+        state, _ = apply_writes(spec, snapshot, writes) if task.path[0] == PULL or writes else (snapshot, ())
+        for branch in branches:
+            routes.extend(await _route(spec, branch, state, ctx))
+    return TaskResult(task, tuple(writes), tuple(routes))
+
+
+async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:
+    try:
+        result = await graph._arun_nested(value, ctx)
+    except ParentCommand as exc:
+        command = exc.command
+        return Command(update=command.update, goto=command.goto, resume=command.resume)
+    return {k: v for k, v in result.items() if k in spec.channels} if isinstance(result, dict) else result
+
+
+async def run_step(
+    run: RunInfo,
+    tasks: Sequence[Task],
+    snapshot: Mapping[str, Any],
+    on_done: Callable[[Outcome], Any] | None = None,
+) -> list[Outcome]:
+    """Run ``tasks`` concurrently; return their outcomes in task order.
+
+    ``on_done(outcome)`` (async) is awaited as each task finishes, in completion order.
+    The first failure cancels the siblings and is raised as is.
+    """
+    if len(tasks) == 1:
+        try:
+            outcome = await run_task(run, tasks[0], snapshot)
+        except Exception as exc:
+            run.failed = TaskFailed(tasks[0], exc)
+            raise
+        if on_done is not None:
+            await on_done(outcome)
+        return [outcome]
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    failure: list[TaskFailed] = []
+
+    async with anyio.create_task_group() as tg:
+
+        async def guarded(index: int, task: Task) -> None:
+            try:
+                outcome = await run_task(run, task, snapshot)
+                outcomes[index] = outcome
+                if on_done is not None:
+                    await on_done(outcome)
+            except Exception as exc:
+                if not failure:
+                    failure.append(TaskFailed(task, exc))
+                    tg.cancel_scope.cancel()
+
+        for index, task in enumerate(tasks):
+            tg.start_soon(guarded, index, task, name=f"stepgraph:{task.name}")
+    if failure:
+        run.failed = failure[0]
+        raise failure[0].error
+    return [o for o in outcomes if o is not None]
+
+
+_ = (output_as_dict, anyio.lowlevel)

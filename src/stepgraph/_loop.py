@@ -1,0 +1,282 @@
+"""One graph run: load → plan → execute → apply → save → emit, step after step."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from ._apply import TaskResult, apply_writes, next_pending, ordered_writes, update_chunk
+from ._context import TaskContext, task_context_var
+from ._events import (
+    InterruptEvent,
+    TaskResultEvent,
+    TaskStartEvent,
+    UpdatesEvent,
+    ValuesEvent,
+)
+from ._execute import Interrupted, Outcome, RunInfo, _route, make_task_context, run_step
+from ._persist import Persistence
+from ._plan import PULL, Pending, Task, plan_step, path_key
+from ._schema import output_as_dict
+from ._spec import START, GraphSpec, NodeSpec
+from ._writer import Emitter, NullEmitter
+from .errors import EmptyInputError, GraphInterrupt, GraphRecursionError, InvalidUpdateError
+from .types import Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledStateGraph
+
+__all__ = ["DEFAULT_RECURSION_LIMIT", "RunResult", "run_graph"]
+
+DEFAULT_RECURSION_LIMIT = int(os.environ.get("LANGGRAPH_DEFAULT_RECURSION_LIMIT", "10007"))
+
+_START_NODE = NodeSpec(name=START, fn=None, shape=None)
+
+
+@attrs.frozen
+class RunResult:
+    """How a run ended."""
+
+    values: dict[str, Any]
+    interrupts: tuple[Interrupt, ...] = ()
+    interrupted: bool = False
+    """True when the run paused (``interrupt()`` or a static breakpoint)."""
+    output_written: bool = False
+    """Whether any step wrote one of the graph's output keys (``invoke`` returns None otherwise)."""
+
+
+def ordered_values(spec: GraphSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """State values in schema declaration order (how LangGraph prints them)."""
+    return {k: values[k] for k in spec.channels if k in values}
+
+
+def input_writes(spec: GraphSpec, value: Any) -> list[tuple[str, Any]]:
+    """The graph input as writes, filtered to the input schema's keys."""
+    if isinstance(value, Mapping):
+        keys = spec.input_keys
+        return [(k, v) for k, v in value.items() if k in keys and k in spec.channels]
+    as_dict = output_as_dict(value)
+    if as_dict is None:
+        raise InvalidUpdateError(
+            f"Expected dict as graph input, got {value!r}. Pass a dict of state keys "
+            "(or an instance of the input schema)."
+        )
+    return [(k, v) for k, v in as_dict.items() if k in spec.input_keys and k in spec.channels]
+
+
+def _matches(names: Sequence[str], tasks: Sequence[Task]) -> bool:
+    if not names:
+        return False
+    if "*" in names:
+        return any(t.name != START for t in tasks)
+    return any(t.name in names for t in tasks)
+
+
+async def run_graph(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    input: Any,
+    config: dict[str, Any],
+    emitter: Emitter,
+    *,
+    parent: TaskContext | None = None,
+    interrupt_before: Sequence[str] = (),
+    interrupt_after: Sequence[str] = (),
+    context: Any = None,
+    durability: str | None = None,
+) -> RunResult:
+    """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events."""
+    spec = graph.spec
+    limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if not isinstance(limit, int) or limit < 1:
+        raise ValueError("recursion_limit must be at least 1")
+    ns = parent.namespace if parent is not None else ()
+    checkpointer = graph.checkpointer
+    if checkpointer is None and parent is not None and graph.checkpointer is not False:
+        checkpointer = None  # nested graphs keep state in memory (subgraph persistence: TODO)
+    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter)
+    run = RunInfo(
+        spec=spec,
+        emitter=emitter,
+        ns=ns,
+        config=config,
+        context=context,
+        store=graph.store,
+        checkpointer=checkpointer,
+        token=anyio.lowlevel.current_token(),
+        loop_thread=threading.get_ident(),
+        parent=parent,
+    )
+    wants = emitter.wants
+    output_keys = set(spec.output_keys)
+    output_written = False
+
+    start = await persist.load(input)
+    values = start.values
+    pending = start.pending
+    step = start.step
+    run.resume = start.resume
+    skip_before = start.skip_interrupt_before
+
+    if start.replay_updates and "updates" in wants:
+        for node, update in start.replay_updates:
+            await emitter.send(UpdatesEvent(ns, node, update, cached=True))
+
+    if start.input is not None:
+        writes = input_writes(spec, start.input)
+        values, written = apply_writes(spec, values, writes)
+        routes: list[str | Send] = list(start.goto)
+        branches = spec.branches.get(START)
+        if branches:
+            start_task = Task(id="", name=START, path=(PULL, START), triggers=(START,), node=_START_NODE)
+            ctx = make_task_context(run, start_task)
+            reset = task_context_var.set(ctx)
+            try:
+                for branch in branches:
+                    routes.extend(await _route(spec, branch, values, ctx))
+            finally:
+                task_context_var.reset(reset)
+        pending = next_pending(spec, start.pending if start.keep_pending else Pending(), [(START, routes)] if start.from_start else [("", routes)])
+        step += 1
+        if written:
+            output_written = output_written or not output_keys.isdisjoint(written)
+            if "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+        await persist.save(values, pending, step, "input" if start.from_start else "update", written)
+    elif start.emit_current and written_any(values) and "values" in wants:
+        await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+
+    stop = step + limit
+    before = interrupt_before or graph.interrupt_before
+    after = interrupt_after or graph.interrupt_after
+    while pending:
+        step += 1
+        if step > stop:
+            raise GraphRecursionError(limit)
+        run.step = step
+        tasks = plan_step(spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace="|".join(ns))
+        if not tasks:
+            break
+        if not skip_before and _matches(before, tasks):
+            await persist.mark_breakpoint()
+            if "updates" in wants:
+                await emitter.send(InterruptEvent(ns, ()))
+            return RunResult(ordered_values(spec, values), (), True, output_written)
+        skip_before = False
+        if "tasks" in wants:
+            for task in tasks:
+                await emitter.send(_start_event(run, task, values))
+        done_writes = persist.done_writes
+        to_run = [t for t in tasks if t.id not in done_writes]
+        replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
+
+        async def on_done(outcome: Outcome) -> None:
+            await persist.task_done(outcome)
+            if isinstance(outcome, Interrupted):
+                if "tasks" in wants:
+                    await emitter.send(
+                        TaskResultEvent(ns, step, outcome.task.id, outcome.task.name, None, {}, outcome.interrupts)
+                    )
+                return
+            if "updates" in wants:
+                await emitter.send(UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes)))
+            if "tasks" in wants:
+                await emitter.send(
+                    TaskResultEvent(ns, step, outcome.task.id, outcome.task.name, None, _result_payload(outcome.writes))
+                )
+
+        try:
+            outcomes = await run_step(run, to_run, values, on_done) if to_run else []
+        except Exception as exc:
+            failed = run.failed
+            if failed is not None and failed.error is exc:
+                await persist.task_failed(failed.task, exc)
+                if "tasks" in wants:
+                    with anyio.CancelScope(shield=True):
+                        await emitter.send(TaskResultEvent(ns, step, failed.task.id, failed.task.name, exc, {}))
+            raise
+        results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
+        interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
+        if interrupted:
+            interrupts = tuple(i for o in sorted(interrupted, key=lambda o: path_key(o.task.path)) for i in o.interrupts)
+            if "updates" in wants:
+                await emitter.send(InterruptEvent(ns, interrupts))
+            if "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), interrupts))
+            if results:
+                after_siblings, written = apply_writes(spec, values, ordered_writes(results))
+                if written and "values" in wants:
+                    await emitter.send(ValuesEvent(ns, ordered_values(spec, after_siblings)))
+                values = after_siblings
+            await persist.flush()
+            return RunResult(ordered_values(spec, values), interrupts, True, output_written)
+        values, written = apply_writes(spec, values, ordered_writes(results))
+        ordered = sorted(results, key=lambda r: path_key(r.task.path))
+        pending = next_pending(spec, pending, [(r.task.name, r.routes) for r in ordered])
+        if written:
+            output_written = output_written or not output_keys.isdisjoint(written)
+            if "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+        await persist.save(values, pending, step, "loop", written)
+        if _matches(after, tasks):
+            await persist.mark_breakpoint()
+            if pending:
+                if "updates" in wants:
+                    await emitter.send(InterruptEvent(ns, ()))
+                return RunResult(ordered_values(spec, values), (), True, output_written)
+    await persist.flush()
+    return RunResult(ordered_values(spec, values), (), False, output_written)
+
+
+def written_any(values: Mapping[str, Any]) -> bool:
+    return bool(values)
+
+
+def _result_payload(writes: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for k, _ in writes:
+        counts[k] = counts.get(k, 0) + 1
+    for k, v in writes:
+        if counts[k] > 1:
+            out.setdefault(k, {"$writes": []})["$writes"].append(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _start_event(run: RunInfo, task: Task, values: Mapping[str, Any]) -> TaskStartEvent:
+    from ._execute import _node_input
+
+    metadata: dict[str, Any] | None = None
+    tags = run.config.get("tags")
+    if task.node.metadata or tags:
+        metadata = {**(task.node.metadata or {})}
+        if tags:
+            metadata["tags"] = list(tags)
+    node_input = _node_input(run.spec, task, values)
+    return TaskStartEvent(run.ns, run.step, task.id, task.name, node_input, task.triggers, metadata)
+
+
+async def run_nested(
+    graph: CompiledStateGraph[Any, Any, Any, Any], input: Any, parent: TaskContext, config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run ``graph`` inside the task ``parent`` (a subgraph node, or a graph invoked in
+    a node): same task tree, same event stream, namespaced under the parent task."""
+    emitter = parent.emitter if parent.stream_subgraphs else NullEmitter()
+    base = dict(parent.config)
+    if config:
+        base = {**base, **config, "configurable": {**base.get("configurable", {}), **config.get("configurable", {})}}
+    base.pop("callbacks", None)
+    result = await run_graph(graph, input, base, emitter, parent=parent, context=parent.runtime.context)
+    if result.interrupted and result.interrupts:
+        raise GraphInterrupt(result.interrupts)
+    return result.values
+
+
+_ = (Command,)

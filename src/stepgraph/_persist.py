@@ -1,0 +1,351 @@
+"""The run's side of persistence: where a run starts from and what it saves.
+
+Without a checkpointer every method is a cheap no-op. With one, each step's state is
+saved as a checkpoint, each finished task's writes as pending writes (so completed
+siblings are not re-run on resume), and interrupts and resume values alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from ._apply import TaskResult
+from ._events import CheckpointEvent
+from ._execute import Interrupted, Outcome
+from ._plan import Pending, Task
+from ._spec import GraphSpec
+from ._writer import Emitter
+from .errors import EmptyInputError
+from .types import Command, Interrupt, Send
+
+__all__ = ["Persistence", "StartState"]
+
+PENDING = "__pregel_pending__"
+BREAKPOINT = "__pregel_breakpoint__"
+ROUTES = "__routes__"
+INTERRUPT = "__interrupt__"
+RESUME = "__resume__"
+ERROR = "__error__"
+_INTERNAL = (PENDING, BREAKPOINT, "__start__")
+
+
+@attrs.frozen
+class StartState:
+    """Where a run starts: loaded state, what is pending, and the input to apply."""
+
+    values: dict[str, Any]
+    pending: Pending = attrs.Factory(Pending)
+    step: int = -1
+    input: Any = None
+    goto: tuple[str | Send, ...] = ()
+    from_start: bool = True
+    keep_pending: bool = False
+    resume: Mapping[str, list[Any]] = attrs.Factory(dict)
+    skip_interrupt_before: bool = False
+    emit_current: bool = False
+    replay_updates: tuple[tuple[str, Any], ...] = ()
+
+
+def encode_pending(p: Pending) -> dict[str, Any]:
+    return {
+        "pull": {k: list(v) for k, v in p.pull.items()},
+        "push": [[s.node, s.arg] for s in p.push],
+        "barriers": {k: sorted(v) for k, v in p.barriers.items()},
+        "deferred": {k: list(v) for k, v in p.deferred.items()},
+    }
+
+
+def decode_pending(d: Mapping[str, Any] | None) -> Pending:
+    if not d:
+        return Pending()
+    return Pending(
+        pull={k: tuple(v) for k, v in d.get("pull", {}).items()},
+        push=tuple(Send(n, a) for n, a in d.get("push", ())),
+        barriers={k: frozenset(v) for k, v in d.get("barriers", {}).items()},
+        deferred={k: tuple(v) for k, v in d.get("deferred", {}).items()},
+    )
+
+
+def state_values(spec: GraphSpec, channel_values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in channel_values.items() if k in spec.channels}
+
+
+def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
+    return {k: f() for k, f in spec.reducer_defaults.items()}
+
+
+class Persistence:
+    """No checkpointer: nothing is saved; resuming is impossible."""
+
+    checkpoint_id: str
+    done_writes: Mapping[str, tuple[tuple[tuple[str, Any], ...], tuple[str | Send, ...]]] = {}
+
+    def __init__(self, spec: GraphSpec) -> None:
+        self.spec = spec
+        self.checkpoint_id = uuid.uuid4().hex
+
+    @staticmethod
+    def create(
+        checkpointer: Any,
+        config: Mapping[str, Any],
+        spec: GraphSpec,
+        ns: tuple[str, ...],
+        durability: str | None,
+        emitter: Emitter,
+    ) -> Persistence:
+        if checkpointer is None or checkpointer is False:
+            return Persistence(spec)
+        return SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+
+    async def load(self, input: Any) -> StartState:
+        spec = self.spec
+        if input is None:
+            raise EmptyInputError("Received no input for __start__")
+        if isinstance(input, Command):
+            if input.resume is not None:
+                raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
+            goto = _goto(input)
+            return StartState(values=_fresh_values(spec), input=_update_of(input), goto=goto)
+        return StartState(values=_fresh_values(spec), input=input)
+
+    async def save(self, values: Mapping[str, Any], pending: Pending, step: int, source: str, written: tuple[str, ...]) -> None:
+        return None
+
+    async def task_done(self, outcome: Outcome) -> None:
+        return None
+
+    async def task_failed(self, task: Task, error: BaseException) -> None:
+        return None
+
+    async def mark_breakpoint(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+
+def _goto(command: Command[Any]) -> tuple[str | Send, ...]:
+    goto = command.goto
+    if not goto:
+        return ()
+    if isinstance(goto, (list, tuple)):
+        return tuple(goto)
+    return (goto,)  # type: ignore[return-value]
+
+
+def _update_of(command: Command[Any]) -> dict[str, Any]:
+    update = command.update
+    if update is None:
+        return {}
+    if isinstance(update, dict):
+        return update
+    return dict(update)
+
+
+_CONFIG_KEYS_MESSAGE = (
+    "Checkpointer requires one or more of the following 'configurable' keys: "
+    "thread_id, checkpoint_ns, checkpoint_id"
+)
+
+
+class SavedPersistence(Persistence):
+    """With a checkpointer: load the thread, save every step and every task's writes."""
+
+    def __init__(
+        self,
+        checkpointer: Any,
+        config: Mapping[str, Any],
+        spec: GraphSpec,
+        ns: tuple[str, ...],
+        durability: str | None,
+        emitter: Emitter,
+    ) -> None:
+        super().__init__(spec)
+        configurable = dict(config.get("configurable") or {})
+        if not any(k in configurable for k in ("thread_id", "checkpoint_ns", "checkpoint_id")):
+            raise ValueError(_CONFIG_KEYS_MESSAGE)
+        self.saver = checkpointer
+        self.ns = ns
+        self.ns_str = "|".join(part.split(":")[0] if False else part for part in ns)
+        self.thread_id = configurable.get("thread_id")
+        self.user_configurable = {
+            k: v for k, v in configurable.items() if not k.startswith("__") and k not in ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+        }
+        self.config: dict[str, Any] = {
+            "configurable": {
+                **self.user_configurable,
+                "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+                **({"checkpoint_id": configurable["checkpoint_id"]} if "checkpoint_id" in configurable else {}),
+            }
+        }
+        self.metadata_extra = dict(config.get("metadata") or {})
+        self.durability = durability or "async"
+        self.emitter = emitter
+        self.done_writes = {}
+        self._unsaved: list[tuple[Any, ...]] = []
+        self.parent_config: dict[str, Any] | None = None
+
+    def _cfg(self, checkpoint_id: str | None) -> dict[str, Any]:
+        c = dict(self.config["configurable"])
+        if checkpoint_id is None:
+            c.pop("checkpoint_id", None)
+        else:
+            c["checkpoint_id"] = checkpoint_id
+        return {"configurable": c}
+
+    async def load(self, input: Any) -> StartState:
+        spec = self.spec
+        saved = await self.saver.aget_tuple(self.config)
+        if saved is None and "checkpoint_id" in self.config["configurable"]:
+            raise ValueError(
+                f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
+                f"{self.thread_id!r}: pass a checkpoint_id from get_state_history(), or omit it "
+                "to continue from the latest checkpoint"
+            )
+        if saved is not None:
+            self.checkpoint_id = saved.checkpoint.id
+            self.parent_config = saved.config
+            self.step = int(saved.metadata.get("step", -1))
+        values = state_values(spec, saved.checkpoint.channel_values) if saved is not None else _fresh_values(spec)
+        if saved is None and not values:
+            values = _fresh_values(spec)
+        pending = decode_pending(saved.checkpoint.channel_values.get(PENDING)) if saved is not None else Pending()
+        step = int(saved.metadata.get("step", -1)) if saved is not None else -1
+        writes_by_task: dict[str, dict[str, list[Any]]] = {}
+        if saved is not None:
+            for w in saved.pending_writes:
+                writes_by_task.setdefault(w.task_id, {}).setdefault(w.channel, []).append(w.value)
+        if input is None or (isinstance(input, Command) and input.resume is not None):
+            if saved is None or not pending:
+                if input is None:
+                    raise EmptyInputError("Received no input for __start__")
+                raise RuntimeError(
+                    f"Cannot resume thread {self.thread_id!r}: it has no pending interrupt. "
+                    "Start a run with an input instead of Command(resume=...)."
+                )
+            resume: dict[str, list[Any]] = {}
+            interrupts: dict[str, list[Interrupt]] = {}
+            done: dict[str, Any] = {}
+            for task_id, chans in writes_by_task.items():
+                if INTERRUPT in chans:
+                    interrupts[task_id] = [i for group in chans[INTERRUPT] for i in group]
+                    resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
+                elif ERROR in chans:
+                    continue
+                else:
+                    writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
+                    routes = tuple(r for group in chans.get(ROUTES, []) for r in group)
+                    done[task_id] = (writes, routes)
+            if isinstance(input, Command):
+                value = input.resume
+                pending_interrupts = [(tid, i) for tid, items in interrupts.items() for i in items]
+                if isinstance(value, dict) and value and all(
+                    any(i.id == k for _, i in pending_interrupts) for k in value
+                ):
+                    for tid, i in pending_interrupts:
+                        if i.id in value:
+                            resume.setdefault(tid, []).append(value[i.id])
+                elif len(pending_interrupts) > 1:
+                    raise RuntimeError(
+                        "When there are multiple pending interrupts, you must specify the "
+                        "interrupt id when resuming. Docs: "
+                        "https://docs.langchain.com/oss/python/langgraph/add-human-in-the-loop"
+                        "#resume-multiple-interrupts-with-one-invocation."
+                    )
+                elif pending_interrupts:
+                    resume.setdefault(pending_interrupts[0][0], []).append(value)
+                else:
+                    raise RuntimeError(
+                        f"Cannot resume thread {self.thread_id!r}: it has no pending interrupt."
+                    )
+                for tid, values_ in resume.items():
+                    await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
+            self.done_writes = done
+            return StartState(
+                values=values,
+                pending=pending,
+                step=step,
+                input=None,
+                resume=resume,
+                skip_interrupt_before=bool(saved.checkpoint.channel_values.get(BREAKPOINT)),
+                emit_current=True,
+            )
+        if isinstance(input, Command):
+            update = _update_of(input)
+            if saved is None:
+                return StartState(values=values, input=update, goto=_goto(input), step=-1)
+            return StartState(
+                values=values, pending=pending, step=step, input=update, goto=_goto(input),
+                from_start=False, keep_pending=True,
+            )
+        # new input: starts over from START on top of the thread's values
+        await self._put(values, Pending(), step + 1 if saved is not None else -1, "input", extra={"__start__": input})
+        return StartState(values=values, pending=Pending(), step=step + 1 if saved is not None else -1, input=input)
+
+    async def _put(
+        self,
+        values: Mapping[str, Any],
+        pending: Pending,
+        step: int,
+        source: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        from .checkpoint.base import Checkpoint, new_checkpoint_id
+
+        channel_values = dict(values)
+        if pending:
+            channel_values[PENDING] = encode_pending(pending)
+        if extra:
+            channel_values.update(extra)
+        checkpoint = Checkpoint(
+            id=new_checkpoint_id(),
+            ts=datetime.now(timezone.utc).isoformat(),
+            channel_values=channel_values,
+        )
+        metadata = {**self.metadata_extra, "source": source, "step": step, "parents": {}}
+        parent = self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
+        new_config = await self.saver.aput(parent, checkpoint, metadata)
+        if "checkpoints" in self.emitter.wants:
+            payload = {
+                "config": {"configurable": {**new_config["configurable"]}},
+                "metadata": metadata,
+                "values": state_values(self.spec, values),
+                "next": sorted({*pending.pull, *(s.node for s in pending.push)}) if pending else ([] if extra is None else ["__start__"]),
+                "parent_config": self.parent_config,
+                "tasks": [],
+            }
+            await self.emitter.send(CheckpointEvent(self.ns, step, payload))
+        self.parent_config = new_config
+        self.checkpoint_id = checkpoint.id
+
+    async def save(self, values: Mapping[str, Any], pending: Pending, step: int, source: str, written: tuple[str, ...]) -> None:
+        self.done_writes = {}
+        await self._put(values, pending, step, "loop" if source in ("input", "loop") else source)
+
+    async def task_done(self, outcome: Outcome) -> None:
+        if self.parent_config is None:
+            return
+        cfg = self._cfg(self.checkpoint_id)
+        if isinstance(outcome, Interrupted):
+            await self.saver.aput_writes(cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id)
+            return
+        assert isinstance(outcome, TaskResult)
+        writes: list[tuple[str, Any]] = list(outcome.writes)
+        if outcome.routes:
+            writes.append((ROUTES, list(outcome.routes)))
+        if not writes:
+            writes.append((ROUTES, []))
+        await self.saver.aput_writes(cfg, writes, outcome.task.id)
+
+    async def task_failed(self, task: Task, error: BaseException) -> None:
+        if self.parent_config is None:
+            return
+        await self.saver.aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
+
+    async def mark_breakpoint(self) -> None:
+        return None

@@ -1,0 +1,80 @@
+"""Frozen records handed from the builder to the run: the compiled graph's blueprint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+import attrs
+
+from ._inject import CallShape
+from ._schema import ChannelSpec
+from .types import RetryPolicy
+
+__all__ = ["START", "END", "BranchSpec", "GraphSpec", "JoinSpec", "NodeSpec"]
+
+START = "__start__"
+END = "__end__"
+
+
+@attrs.frozen
+class BranchSpec:
+    """A conditional edge: ``path(state)`` picks the next nodes (names or ``Send``s)."""
+
+    source: str
+    path: Callable[..., Any]
+    shape: CallShape
+    path_map: Mapping[Hashable, str] | None
+    name: str
+
+
+@attrs.frozen
+class JoinSpec:
+    """``add_edge([a, b], c)``: ``c`` runs once after every source has run."""
+
+    sources: frozenset[str]
+    target: str
+
+    @property
+    def channel(self) -> str:
+        return f"join:{'+'.join(sorted(self.sources))}:{self.target}"
+
+
+@attrs.frozen
+class NodeSpec:
+    """One node: what to call and how."""
+
+    name: str
+    fn: Any
+    shape: CallShape | None
+    """None when the node is a compiled graph (``subgraph``)."""
+    subgraph: Any = None
+    input_schema: Any = None
+    input_keys: tuple[str, ...] | None = None
+    """State keys the node receives; None means every state key."""
+    retry: tuple[RetryPolicy, ...] = ()
+    defer: bool = False
+    metadata: Mapping[str, Any] | None = None
+    timeout: float | None = None
+
+
+@attrs.frozen
+class GraphSpec:
+    """Everything a run needs to know about a graph; never changes after ``compile``."""
+
+    name: str
+    state_schema: Any
+    input_schema: Any
+    output_schema: Any
+    context_schema: Any
+    channels: Mapping[str, ChannelSpec]
+    input_keys: tuple[str, ...]
+    output_keys: tuple[str, ...]
+    nodes: Mapping[str, NodeSpec]
+    edges: Mapping[str, tuple[str, ...]]
+    """Plain edges, source → targets (including ``START``)."""
+    branches: Mapping[str, tuple[BranchSpec, ...]]
+    joins: tuple[JoinSpec, ...]
+    joins_by_source: Mapping[str, tuple[JoinSpec, ...]]
+    reducer_defaults: Mapping[str, Callable[[], Any]]
+    """Keys that exist from the first step on, with their initial value factory."""

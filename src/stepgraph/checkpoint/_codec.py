@@ -39,6 +39,10 @@ class EncodedWrite:
     type: str
     value: bytes
 
+    def row(self) -> tuple[str, str, bytes]:
+        """``(channel, type, value)``, the stored payload columns."""
+        return (self.channel, self.type, self.value)
+
 
 def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> bytes:
     encoded: dict[str, list[Any]] = {}

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
@@ -372,16 +372,29 @@ class BaseCheckpointSaver(abc.ABC):
         from stepgraph._sync import iterate_sync
 
         listing = functools.partial(self.alist, config, filter=filter, before=before, limit=limit)
-        return iterate_sync(lambda: _closing(listing()))
+        return iterate_sync(lambda: _Listing(listing()))
 
 
-@asynccontextmanager
-async def _closing(
-    iterator: AsyncIterator[CheckpointTuple],
-) -> AsyncIterator[AsyncIterator[CheckpointTuple]]:
-    try:
-        yield iterator
-    finally:
-        aclose = getattr(iterator, "aclose", None)
+class _Listing:
+    """An ``alist`` iterator for the sync bridge: async iterator, ``aclose()`` and async
+    context manager in one, so it fits whichever shape the bridge asks for."""
+
+    def __init__(self, iterator: AsyncIterator[CheckpointTuple]) -> None:
+        self._iterator = iterator
+
+    def __aiter__(self) -> _Listing:
+        return self
+
+    async def __anext__(self) -> CheckpointTuple:
+        return await self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
         if aclose is not None:
             await aclose()
+
+    async def __aenter__(self) -> _Listing:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

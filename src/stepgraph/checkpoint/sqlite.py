@@ -1,0 +1,573 @@
+"""A checkpointer in one SQLite file (stdlib ``sqlite3``), safe across processes.
+
+Usage::
+
+    async with SqliteSaver.from_conn_string("checkpoints.sqlite") as saver:
+        graph = builder.compile(checkpointer=saver)
+
+    with SqliteSaver.from_conn_string("checkpoints.sqlite") as saver:  # sync code
+        ...
+
+Every database call runs in a worker thread (``anyio.to_thread``), so the saver works
+on trio and asyncio and never blocks the event loop. Each ``aput`` / ``aput_writes`` /
+``adelete_thread`` is one transaction.
+
+Durability: the file is in WAL mode. With the default ``synchronous="FULL"`` a
+checkpoint whose ``aput`` returned survives a killed process *and* a power cut or OS
+crash; ``synchronous="NORMAL"`` is faster and still loses nothing when only the process
+dies (the last transactions may roll back after a power cut). SQLite's journaling keeps
+the file consistent either way. The schema is created, or migrated, on first use and
+recorded in the ``stepgraph_schema_version`` table.
+
+Thread leases are rows in the file holding an owner and an expiry that a background
+thread renews every ``lease_ttl / 3`` seconds. A lease whose owner was a process on this
+host that no longer exists is taken over at once; any other stale lease (another host,
+a frozen process) after ``lease_ttl`` seconds without renewal.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
+from typing import Any, Final, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ._codec import (
+    EncodedWrite,
+    decode_checkpoint,
+    decode_metadata,
+    decode_writes,
+    encode_checkpoint,
+    encode_metadata,
+    encode_writes,
+)
+from ._lease import new_owner, owner_is_alive
+from ._lifecycle import SaverContext
+from .base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointTuple,
+    ConfigDict,
+    ConfigLike,
+    make_config,
+    metadata_matches,
+    parse_config,
+)
+from .errors import CheckpointConfigError, CheckpointError, ThreadBusyError
+from .serde import Serializer
+
+__all__ = ["SqliteSaver"]
+
+T = TypeVar("T")
+
+#: Schema migrations, in order; version N is ``_MIGRATIONS[N - 1]``. Append only.
+_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE stepgraph_checkpoints (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            parent_checkpoint_id TEXT,
+            checkpoint BLOB NOT NULL,
+            metadata BLOB NOT NULL,
+            PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+        )""",
+        """CREATE INDEX stepgraph_checkpoints_by_id
+            ON stepgraph_checkpoints (checkpoint_id, thread_id, checkpoint_ns)""",
+        """CREATE TABLE stepgraph_writes (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            task_path TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            type TEXT NOT NULL,
+            value BLOB NOT NULL,
+            PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+        )""",
+        """CREATE TABLE stepgraph_leases (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (thread_id, checkpoint_ns)
+        )""",
+    ),
+)
+
+_PAGE: Final = 100
+_COLUMNS: Final = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata"
+)
+
+
+class _Pool:
+    """Connections shared by worker threads; each is used by one thread at a time."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], size: int) -> None:
+        self._connect = connect
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._slots:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._connect()
+            try:
+                yield conn
+            finally:
+                with self._lock:
+                    if self._closed:
+                        conn.close()
+                    else:
+                        self._idle.append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class SqliteSaver(BaseCheckpointSaver):
+    """Checkpoints in the SQLite file at ``path`` (created if missing).
+
+    ``synchronous`` picks the durability level (see the module docstring);
+    ``lease_ttl`` is how long an unrenewed thread lease stays valid; ``busy_timeout``
+    how long a write waits for another process's write; ``max_connections`` caps the
+    connections this saver opens. ``":memory:"`` gives a private in-memory database
+    (one connection). Close the saver with :meth:`aclose` / :meth:`close`, or use
+    :meth:`from_conn_string` as a context manager.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        serde: Serializer | None = None,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        lease_ttl: float = 30.0,
+        busy_timeout: float = 30.0,
+        max_connections: int = 8,
+    ) -> None:
+        super().__init__(serde=serde)
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
+        if lease_ttl <= 0:
+            raise ValueError(f"lease_ttl must be positive, not {lease_ttl!r}")
+        self.path = os.fspath(path)
+        self._synchronous = synchronous
+        self._lease_ttl = lease_ttl
+        self._busy_timeout = busy_timeout
+        in_memory = self.path == ":memory:" or self.path.startswith("file::memory:")
+        self._pool = _Pool(self._connect, 1 if in_memory else max(1, max_connections))
+        self._write_lock = threading.Lock()
+        self._setup_lock = threading.Lock()
+        self._ready = False
+        self._closed = False
+        self._lease_lock = threading.Lock()
+        self._held: dict[tuple[str, str], str] = {}
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def from_conn_string(
+        cls, path: str | os.PathLike[str], **kwargs: Any
+    ) -> SaverContext[SqliteSaver]:
+        """A context manager (``with`` or ``async with``) giving a ready saver for
+        ``path`` and closing it on exit; ``kwargs`` go to the constructor."""
+        return SaverContext(lambda: cls(path, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"SqliteSaver({self.path!r})"
+
+    # connections, transactions, schema ------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+            check_same_thread=False,  # the pool hands each connection to one thread at a time
+            uri=self.path.startswith("file:"),
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        with self._pool.connection() as conn, self._write_lock if write else nullcontext():
+            # IMMEDIATE takes the write lock up front, so the transaction never has to
+            # be retried halfway; plain BEGIN gives readers one consistent snapshot.
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stepgraph_schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            (current,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM stepgraph_schema_version"
+            ).fetchone()
+            if current > len(_MIGRATIONS):
+                raise CheckpointError(
+                    f"{self.path} has checkpoint schema version {current}, newer than this "
+                    f"stepgraph knows ({len(_MIGRATIONS)}). Upgrade stepgraph to use it."
+                )
+            for version in range(current + 1, len(_MIGRATIONS) + 1):
+                for statement in _MIGRATIONS[version - 1]:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO stepgraph_schema_version VALUES (?, datetime('now'))",
+                    (version,),
+                )
+
+    def _ensure_ready(self) -> None:
+        if self._closed:
+            raise CheckpointError(f"{self!r} is closed; create a new saver to use {self.path}.")
+        if self._ready:
+            return
+        with self._setup_lock:
+            if not self._ready:
+                self._migrate()
+                self._ready = True
+
+    def _sync_call(self, fn: Callable[..., T], *args: Any) -> T:
+        self._ensure_ready()
+        return fn(*args)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(self._sync_call, fn, *args)
+
+    def setup(self) -> None:
+        """Create or migrate the schema now (otherwise it happens on first use)."""
+        self._ensure_ready()
+
+    async def asetup(self) -> None:
+        """Async :meth:`setup`."""
+        await anyio.to_thread.run_sync(self._ensure_ready)
+
+    def close(self) -> None:
+        """Release held leases and close every connection; the saver is unusable after."""
+        with self._lease_lock:
+            if self._closed:
+                return
+            self._closed = True
+            held, self._held = self._held, {}
+            heartbeat = self._heartbeat
+        self._stop.set()
+        if heartbeat is not None and heartbeat is not threading.current_thread():
+            heartbeat.join()
+        if held and self._ready:
+            try:
+                with self._transaction(write=True) as conn:
+                    conn.executemany(
+                        "DELETE FROM stepgraph_leases "
+                        "WHERE thread_id = ? AND checkpoint_ns = ? AND owner = ?",
+                        [(t, ns, owner) for (t, ns), owner in held.items()],
+                    )
+            except sqlite3.Error:
+                pass  # they expire by themselves
+        self._pool.close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        await anyio.to_thread.run_sync(self.close)
+
+    # reads ---------------------------------------------------------------------------
+
+    def _read_writes(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str
+    ) -> list[EncodedWrite]:
+        rows = conn.execute(
+            "SELECT task_id, task_path, idx, channel, type, value FROM stepgraph_writes "
+            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+            (thread_id, ns, checkpoint_id),
+        ).fetchall()
+        return [EncodedWrite(*row) for row in rows]
+
+    def _build(
+        self, row: tuple[Any, ...], metadata: dict[str, Any], writes: list[EncodedWrite]
+    ) -> CheckpointTuple:
+        thread_id, ns, checkpoint_id, parent_id, blob, _ = row
+        return CheckpointTuple(
+            config=make_config(thread_id, ns, checkpoint_id),
+            checkpoint=decode_checkpoint(self.serde, blob),
+            metadata=metadata,
+            parent_config=None if parent_id is None else make_config(thread_id, ns, parent_id),
+            pending_writes=decode_writes(self.serde, writes),
+        )
+
+    def _get(self, thread_id: str, ns: str, checkpoint_id: str | None) -> CheckpointTuple | None:
+        with self._transaction(write=False) as conn:
+            if checkpoint_id is None:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM stepgraph_checkpoints "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? "
+                    "ORDER BY checkpoint_id DESC LIMIT 1",
+                    (thread_id, ns),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM stepgraph_checkpoints "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, checkpoint_id),
+                ).fetchone()
+            if row is None:
+                return None
+            writes = self._read_writes(conn, thread_id, ns, row[2])
+        return self._build(row, decode_metadata(self.serde, row[5]), writes)
+
+    async def aget_tuple(self, config: ConfigLike) -> CheckpointTuple | None:
+        thread_id, ns, checkpoint_id = parse_config(config, "aget_tuple")
+        return await self._call(self._get, thread_id, ns, checkpoint_id)
+
+    def _list_page(
+        self,
+        where: list[str],
+        params: list[Any],
+        after: tuple[str, str, str] | None,
+        size: int,
+        filter: Mapping[str, Any] | None,
+    ) -> tuple[list[CheckpointTuple], tuple[str, str, str] | None]:
+        """One page of matches, and the key to continue after (None when exhausted)."""
+        conditions = list(where)
+        args = list(params)
+        if after is not None:
+            conditions.append("(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)")
+            args.extend(after)
+        sql = f"SELECT {_COLUMNS} FROM stepgraph_checkpoints"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC LIMIT ?"
+        found = []
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(sql, (*args, size)).fetchall()
+            for row in rows:
+                metadata = decode_metadata(self.serde, row[5])
+                if metadata_matches(metadata, filter):
+                    found.append((row, metadata, self._read_writes(conn, row[0], row[1], row[2])))
+        items = [self._build(row, metadata, writes) for row, metadata, writes in found]
+        last = (rows[-1][2], rows[-1][0], rows[-1][1]) if len(rows) == size else None
+        return items, last
+
+    async def alist(
+        self,
+        config: ConfigLike | None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: ConfigLike | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        where: list[str] = []
+        params: list[Any] = []
+        if config is not None:
+            thread_id, _, checkpoint_id = parse_config(config, "alist")
+            where.append("thread_id = ?")
+            params.append(thread_id)
+            ns = (config.get("configurable") or {}).get("checkpoint_ns")
+            if ns is not None:
+                where.append("checkpoint_ns = ?")
+                params.append(ns)
+            if checkpoint_id is not None:
+                where.append("checkpoint_id = ?")
+                params.append(checkpoint_id)
+        if before is not None:
+            before_id = (before.get("configurable") or {}).get("checkpoint_id")
+            if before_id is not None:
+                where.append("checkpoint_id < ?")
+                params.append(before_id)
+        remaining = limit
+        after: tuple[str, str, str] | None = None
+        while remaining is None or remaining > 0:
+            size = _PAGE if filter or remaining is None else min(remaining, _PAGE)
+            items, after = await self._call(self._list_page, where, params, after, size, filter)
+            for item in items:
+                yield item
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            if after is None:
+                return
+
+    # writes --------------------------------------------------------------------------
+
+    def _put(
+        self,
+        thread_id: str,
+        ns: str,
+        parent_id: str | None,
+        checkpoint: Checkpoint,
+        metadata: Mapping[str, Any],
+    ) -> None:
+        blob = encode_checkpoint(self.serde, checkpoint)
+        meta = encode_metadata(self.serde, metadata)
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO stepgraph_checkpoints ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (thread_id, ns, checkpoint.id, parent_id, blob, meta),
+            )
+
+    async def aput(
+        self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
+    ) -> ConfigDict:
+        thread_id, ns, parent_id = parse_config(config, "aput")
+        await self._call(self._put, thread_id, ns, parent_id, checkpoint, metadata)
+        return make_config(thread_id, ns, checkpoint.id)
+
+    def _put_writes(
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        encoded = encode_writes(self.serde, writes, task_id, task_path)
+        with self._transaction(write=True) as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO stepgraph_writes (thread_id, checkpoint_ns, "
+                "checkpoint_id, task_id, idx, task_path, channel, type, value) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (thread_id, ns, checkpoint_id, w.task_id, w.idx, w.task_path, *w.row())
+                    for w in encoded
+                ],
+            )
+
+    async def aput_writes(
+        self,
+        config: ConfigLike,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
+        if checkpoint_id is None:
+            raise CheckpointConfigError("aput_writes", "checkpoint_id")
+        await self._call(self._put_writes, thread_id, ns, checkpoint_id, writes, task_id, task_path)
+
+    def _delete_thread(self, thread_id: str) -> None:
+        with self._transaction(write=True) as conn:
+            conn.execute("DELETE FROM stepgraph_checkpoints WHERE thread_id = ?", (thread_id,))
+            conn.execute("DELETE FROM stepgraph_writes WHERE thread_id = ?", (thread_id,))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._call(self._delete_thread, str(thread_id))
+
+    # leases --------------------------------------------------------------------------
+
+    def _acquire(self, thread_id: str, ns: str, owner: str) -> bool:
+        key = (thread_id, ns)
+        with self._lease_lock:
+            if key in self._held or self._closed:
+                return False
+            self._held[key] = owner  # reserve, so no other task here races us to the row
+        try:
+            with self._transaction(write=True) as conn:
+                row = conn.execute(
+                    "SELECT owner, expires_at FROM stepgraph_leases "
+                    "WHERE thread_id = ? AND checkpoint_ns = ?",
+                    key,
+                ).fetchone()
+                now = time.time()
+                if row is not None and row[1] > now and owner_is_alive(row[0]):
+                    acquired = False
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO stepgraph_leases VALUES (?, ?, ?, ?)",
+                        (thread_id, ns, owner, now + self._lease_ttl),
+                    )
+                    acquired = True
+        except BaseException:
+            acquired = False
+            raise
+        finally:
+            with self._lease_lock:
+                if not acquired:
+                    del self._held[key]
+                elif self._heartbeat is None:
+                    self._stop.clear()
+                    self._heartbeat = threading.Thread(
+                        target=self._renew_leases, name="stepgraph-sqlite-lease", daemon=True
+                    )
+                    self._heartbeat.start()
+        return acquired
+
+    def _release(self, thread_id: str, ns: str, owner: str) -> None:
+        key = (thread_id, ns)
+        with self._lease_lock:
+            if self._held.get(key) != owner or self._closed:
+                return
+            del self._held[key]
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "DELETE FROM stepgraph_leases "
+                "WHERE thread_id = ? AND checkpoint_ns = ? AND owner = ?",
+                (thread_id, ns, owner),
+            )
+
+    def _renew_leases(self) -> None:
+        while not self._stop.wait(self._lease_ttl / 3):
+            with self._lease_lock:
+                held = list(self._held.items())
+                if not held:
+                    self._heartbeat = None
+                    return
+            try:
+                with self._transaction(write=True) as conn:
+                    conn.executemany(
+                        "UPDATE stepgraph_leases SET expires_at = ? "
+                        "WHERE thread_id = ? AND checkpoint_ns = ? AND owner = ?",
+                        [(time.time() + self._lease_ttl, t, ns, owner) for (t, ns), owner in held],
+                    )
+            except sqlite3.Error:
+                pass  # transient (e.g. busy); the next round retries well before expiry
+
+    def thread_lease(
+        self, thread_id: str, checkpoint_ns: str = ""
+    ) -> AbstractAsyncContextManager[None]:
+        """Exclusive run lease on a thread, across every process using this file."""
+        return self._lease(str(thread_id), checkpoint_ns)
+
+    @asynccontextmanager
+    async def _lease(self, thread_id: str, ns: str) -> AsyncIterator[None]:
+        owner = new_owner()
+        with anyio.CancelScope(shield=True):  # a cancelled acquire must not leak the row
+            acquired = await self._call(self._acquire, thread_id, ns, owner)
+        if not acquired:
+            raise ThreadBusyError(thread_id, ns)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release, thread_id, ns, owner)

@@ -31,35 +31,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from typing import Any, Final, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from ._codec import (
-    EncodedWrite,
-    decode_checkpoint,
-    decode_metadata,
-    decode_writes,
-    encode_checkpoint,
-    encode_metadata,
-    encode_writes,
-)
 from ._lease import new_owner, owner_is_alive
 from ._lifecycle import SaverContext
-from .base import (
-    BaseCheckpointSaver,
-    Checkpoint,
-    CheckpointTuple,
-    ConfigDict,
-    ConfigLike,
-    make_config,
-    metadata_matches,
-    parse_config,
-)
-from .errors import CheckpointConfigError, CheckpointError, ThreadBusyError
+from ._sql import SqlSaverBase
+from .errors import CheckpointError, ThreadBusyError
 from .serde import Serializer
 
 __all__ = ["SqliteSaver"]
@@ -102,11 +84,6 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
 )
 
-_PAGE: Final = 100
-_COLUMNS: Final = (
-    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata"
-)
-
 
 class _Pool:
     """Connections shared by worker threads; each is used by one thread at a time."""
@@ -142,7 +119,7 @@ class _Pool:
             conn.close()
 
 
-class SqliteSaver(BaseCheckpointSaver):
+class SqliteSaver(SqlSaverBase):
     """Checkpoints in the SQLite file at ``path`` (created if missing).
 
     ``synchronous`` picks the durability level (see the module docstring);
@@ -240,7 +217,7 @@ class SqliteSaver(BaseCheckpointSaver):
                     f"{self.path} has checkpoint schema version {current}, newer than this "
                     f"stepgraph knows ({len(_MIGRATIONS)}). Upgrade stepgraph to use it."
                 )
-            for version in range(current + 1, len(_MIGRATIONS) + 1):
+            for version in range(current + 1, len(_MIGRATIONS) + 1):  # in order, all or none
                 for statement in _MIGRATIONS[version - 1]:
                     conn.execute(statement)
                 conn.execute(
@@ -258,12 +235,8 @@ class SqliteSaver(BaseCheckpointSaver):
                 self._migrate()
                 self._ready = True
 
-    def _sync_call(self, fn: Callable[..., T], *args: Any) -> T:
-        self._ensure_ready()
-        return fn(*args)
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(self._sync_call, fn, *args)
+    def _executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(sql, rows)
 
     def setup(self) -> None:
         """Create or migrate the schema now (otherwise it happens on first use)."""
@@ -299,190 +272,6 @@ class SqliteSaver(BaseCheckpointSaver):
     async def aclose(self) -> None:
         """Async :meth:`close`."""
         await anyio.to_thread.run_sync(self.close)
-
-    # reads ---------------------------------------------------------------------------
-
-    def _read_writes(
-        self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str
-    ) -> list[EncodedWrite]:
-        rows = conn.execute(
-            "SELECT task_id, task_path, idx, channel, type, value FROM stepgraph_writes "
-            "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
-            (thread_id, ns, checkpoint_id),
-        ).fetchall()
-        return [EncodedWrite(*row) for row in rows]
-
-    def _build(
-        self, row: tuple[Any, ...], metadata: dict[str, Any], writes: list[EncodedWrite]
-    ) -> CheckpointTuple:
-        thread_id, ns, checkpoint_id, parent_id, blob, _ = row
-        return CheckpointTuple(
-            config=make_config(thread_id, ns, checkpoint_id),
-            checkpoint=decode_checkpoint(self.serde, blob),
-            metadata=metadata,
-            parent_config=None if parent_id is None else make_config(thread_id, ns, parent_id),
-            pending_writes=decode_writes(self.serde, writes),
-        )
-
-    def _get(self, thread_id: str, ns: str, checkpoint_id: str | None) -> CheckpointTuple | None:
-        with self._transaction(write=False) as conn:
-            if checkpoint_id is None:
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM stepgraph_checkpoints "
-                    "WHERE thread_id = ? AND checkpoint_ns = ? "
-                    "ORDER BY checkpoint_id DESC LIMIT 1",
-                    (thread_id, ns),
-                ).fetchone()
-            else:
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM stepgraph_checkpoints "
-                    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
-                    (thread_id, ns, checkpoint_id),
-                ).fetchone()
-            if row is None:
-                return None
-            writes = self._read_writes(conn, thread_id, ns, row[2])
-        return self._build(row, decode_metadata(self.serde, row[5]), writes)
-
-    async def aget_tuple(self, config: ConfigLike) -> CheckpointTuple | None:
-        thread_id, ns, checkpoint_id = parse_config(config, "aget_tuple")
-        return await self._call(self._get, thread_id, ns, checkpoint_id)
-
-    def _list_page(
-        self,
-        where: list[str],
-        params: list[Any],
-        after: tuple[str, str, str] | None,
-        size: int,
-        filter: Mapping[str, Any] | None,
-    ) -> tuple[list[CheckpointTuple], tuple[str, str, str] | None]:
-        """One page of matches, and the key to continue after (None when exhausted)."""
-        conditions = list(where)
-        args = list(params)
-        if after is not None:
-            conditions.append("(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)")
-            args.extend(after)
-        sql = f"SELECT {_COLUMNS} FROM stepgraph_checkpoints"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        sql += " ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC LIMIT ?"
-        found = []
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(sql, (*args, size)).fetchall()
-            for row in rows:
-                metadata = decode_metadata(self.serde, row[5])
-                if metadata_matches(metadata, filter):
-                    found.append((row, metadata, self._read_writes(conn, row[0], row[1], row[2])))
-        items = [self._build(row, metadata, writes) for row, metadata, writes in found]
-        last = (rows[-1][2], rows[-1][0], rows[-1][1]) if len(rows) == size else None
-        return items, last
-
-    async def alist(
-        self,
-        config: ConfigLike | None,
-        *,
-        filter: Mapping[str, Any] | None = None,
-        before: ConfigLike | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        where: list[str] = []
-        params: list[Any] = []
-        if config is not None:
-            thread_id, _, checkpoint_id = parse_config(config, "alist")
-            where.append("thread_id = ?")
-            params.append(thread_id)
-            ns = (config.get("configurable") or {}).get("checkpoint_ns")
-            if ns is not None:
-                where.append("checkpoint_ns = ?")
-                params.append(ns)
-            if checkpoint_id is not None:
-                where.append("checkpoint_id = ?")
-                params.append(checkpoint_id)
-        if before is not None:
-            before_id = (before.get("configurable") or {}).get("checkpoint_id")
-            if before_id is not None:
-                where.append("checkpoint_id < ?")
-                params.append(before_id)
-        remaining = limit
-        after: tuple[str, str, str] | None = None
-        while remaining is None or remaining > 0:
-            size = _PAGE if filter or remaining is None else min(remaining, _PAGE)
-            items, after = await self._call(self._list_page, where, params, after, size, filter)
-            for item in items:
-                yield item
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            if after is None:
-                return
-
-    # writes --------------------------------------------------------------------------
-
-    def _put(
-        self,
-        thread_id: str,
-        ns: str,
-        parent_id: str | None,
-        checkpoint: Checkpoint,
-        metadata: Mapping[str, Any],
-    ) -> None:
-        blob = encode_checkpoint(self.serde, checkpoint)
-        meta = encode_metadata(self.serde, metadata)
-        with self._transaction(write=True) as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO stepgraph_checkpoints ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (thread_id, ns, checkpoint.id, parent_id, blob, meta),
-            )
-
-    async def aput(
-        self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
-    ) -> ConfigDict:
-        thread_id, ns, parent_id = parse_config(config, "aput")
-        await self._call(self._put, thread_id, ns, parent_id, checkpoint, metadata)
-        return make_config(thread_id, ns, checkpoint.id)
-
-    def _put_writes(
-        self,
-        thread_id: str,
-        ns: str,
-        checkpoint_id: str,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-    ) -> None:
-        encoded = encode_writes(self.serde, writes, task_id, task_path)
-        with self._transaction(write=True) as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO stepgraph_writes (thread_id, checkpoint_ns, "
-                "checkpoint_id, task_id, idx, task_path, channel, type, value) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (thread_id, ns, checkpoint_id, w.task_id, w.idx, w.task_path, *w.row())
-                    for w in encoded
-                ],
-            )
-
-    async def aput_writes(
-        self,
-        config: ConfigLike,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
-        if checkpoint_id is None:
-            raise CheckpointConfigError("aput_writes", "checkpoint_id")
-        await self._call(self._put_writes, thread_id, ns, checkpoint_id, writes, task_id, task_path)
-
-    def _delete_thread(self, thread_id: str) -> None:
-        with self._transaction(write=True) as conn:
-            conn.execute("DELETE FROM stepgraph_checkpoints WHERE thread_id = ?", (thread_id,))
-            conn.execute("DELETE FROM stepgraph_writes WHERE thread_id = ?", (thread_id,))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self._call(self._delete_thread, str(thread_id))
 
     # leases --------------------------------------------------------------------------
 

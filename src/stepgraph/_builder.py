@@ -50,7 +50,11 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         output_schema: type[OutputT] | None = None,
         **deprecated: Any,
     ) -> None:
-        for old, new in (("input", "input_schema"), ("output", "output_schema"), ("config_schema", "context_schema")):
+        for old, new in (
+            ("input", "input_schema"),
+            ("output", "output_schema"),
+            ("config_schema", "context_schema"),
+        ):
             if old in deprecated:
                 warnings.warn(
                     f"StateGraph({old}=...) is deprecated; use {new}=...",
@@ -139,9 +143,13 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             raise ValueError(f"Node `{name}` is reserved.")
         for ch in _RESERVED_CHARS:
             if ch in name:
-                raise ValueError(f"'{ch}' is a reserved character and is not allowed in the node names.")
+                raise ValueError(
+                    f"'{ch}' is a reserved character and is not allowed in the node names."
+                )
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"add_node({name!r}, timeout={timeout!r}): timeout must be a positive number of seconds")
+            raise ValueError(
+                f"add_node({name!r}, timeout={timeout!r}): timeout must be a positive number of seconds"
+            )
         if not callable(action) and not getattr(action, "_is_stepgraph_compiled", False):
             raise TypeError(
                 f"add_node({name!r}, ...) expects a function, a callable object or a compiled "
@@ -151,8 +159,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         shape = None if is_graph else call_shape(action)
         if input_schema is None and shape is not None:
             ann = shape.input_annotation
-            if isinstance(ann, type) and ann is not self.state_schema and (
-                is_instance_schema(ann) or _is_typeddict(ann)
+            if (
+                isinstance(ann, type)
+                and ann is not self.state_schema
+                and (is_instance_schema(ann) or _is_typeddict(ann))
             ):
                 input_schema = ann
         if input_schema is not None:
@@ -259,9 +269,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             name = "condition"
         existing = self.branches.setdefault(source, {})
         if name in existing:
-            raise ValueError(
-                f"Branch with name `{name}` already exists for node `{source}`"
-            )
+            raise ValueError(f"Branch with name `{name}` already exists for node `{source}`")
         existing[name] = BranchSpec(
             source=source, path=path, shape=call_shape(path), path_map=mapping, name=name
         )
@@ -285,7 +293,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
 
     # -- compile -----------------------------------------------------------------
 
-    def validate(self, interrupt: Sequence[str] | None = None) -> StateGraph[StateT, ContextT, InputT, OutputT]:
+    def validate(
+        self, interrupt: Sequence[str] | None = None
+    ) -> StateGraph[StateT, ContextT, InputT, OutputT]:
         """Check the graph; raise ``ValueError`` naming the first problem found."""
         sources = {s for s, _ in self.edges}
         for starts, _ in self.waiting_edges:
@@ -340,7 +350,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         after = _as_names(interrupt_after)
         self.validate([*before, *after])
         self.compiled = True
-        channels = channel_specs(self.state_schema, self.input_schema, self.output_schema, *self._extra_schemas)
+        channels = channel_specs(
+            self.state_schema, self.input_schema, self.output_schema, *self._extra_schemas
+        )
         edges: dict[str, list[str]] = {}
         for s, t in sorted(self.edges):
             edges.setdefault(s, []).append(t)
@@ -366,7 +378,9 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             joins=joins,
             joins_by_source={s: tuple(js) for s, js in joins_by_source.items()},
             reducer_defaults={
-                k: c.default for k, c in channels.items() if c.reducer is not None and c.default is not None
+                k: c.default
+                for k, c in channels.items()
+                if c.reducer is not None and c.default is not None
             },
         )
         return CompiledStateGraph(
@@ -389,8 +403,11 @@ def _as_names(value: Sequence[str] | str | None) -> tuple[str, ...]:
 
 
 def _is_typeddict(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__annotations__") and hasattr(
-        tp, "__total__"
+    return (
+        isinstance(tp, type)
+        and issubclass(tp, dict)
+        and hasattr(tp, "__annotations__")
+        and hasattr(tp, "__total__")
     )
 
 

@@ -93,7 +93,9 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
     def output_channels(self) -> tuple[str, ...]:
         return self.spec.output_keys
 
-    def with_config(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> CompiledStateGraph[StateT, ContextT, InputT, OutputT]:
+    def with_config(
+        self, config: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> CompiledStateGraph[StateT, ContextT, InputT, OutputT]:
         """A copy of this graph whose runs start from ``config`` (merged under each call's)."""
         return CompiledStateGraph(
             spec=self.spec,
@@ -244,8 +246,12 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         result: RunResult = await run(NullEmitter())
         return self._invoke_output(result, output_keys, version)
 
-    def _invoke_output(self, result: RunResult, output_keys: str | Sequence[str] | None, version: str) -> Any:
-        keys: str | Sequence[str] = output_keys if output_keys is not None else self.spec.output_keys
+    def _invoke_output(
+        self, result: RunResult, output_keys: str | Sequence[str] | None, version: str
+    ) -> Any:
+        keys: str | Sequence[str] = (
+            output_keys if output_keys is not None else self.spec.output_keys
+        )
         value: Any
         if not result.output_written and not result.interrupts:
             value = None

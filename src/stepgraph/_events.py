@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -105,13 +105,13 @@ class CheckpointEvent:
     payload: dict[str, Any]
 
 
-Event = Union[
-    ValuesEvent,
-    UpdatesEvent,
-    InterruptEvent,
-    CustomEvent,
-    MessageEvent,
-    TaskStartEvent,
-    TaskResultEvent,
-    CheckpointEvent,
-]
+Event = (
+    ValuesEvent
+    | UpdatesEvent
+    | InterruptEvent
+    | CustomEvent
+    | MessageEvent
+    | TaskStartEvent
+    | TaskResultEvent
+    | CheckpointEvent
+)

@@ -57,6 +57,11 @@ class RunInfo:
     parent: TaskContext | None = None
     failed: TaskFailed | None = None
     """The task whose exception ended the step, for its result event."""
+    partial: dict[str, Any] = attrs.Factory(dict)
+    """Writes of tasks whose routing is being evaluated (LangGraph streams them even
+    when routing then fails)."""
+    """Writes of tasks whose routing is being evaluated (LangGraph streams them even
+    when routing then fails)."""
 
 
 @attrs.frozen
@@ -173,12 +178,16 @@ def _checked_route(target: Any) -> str | Send:
         return target
     if isinstance(target, str):
         return target
-    raise InvalidUpdateError(
-        f"Expected a node name, END or Send as a destination, got {target!r}"
-    )
+    raise InvalidUpdateError(f"Expected a node name, END or Send as a destination, got {target!r}")
 
 
-async def _call(fn: Callable[..., Any], is_async: bool, args: tuple[Any, ...], kwargs: dict[str, Any], abandon: bool) -> Any:
+async def _call(
+    fn: Callable[..., Any],
+    is_async: bool,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    abandon: bool,
+) -> Any:
     if is_async:
         return await fn(*args, **kwargs)
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
@@ -191,7 +200,11 @@ async def _route(
     ctx: TaskContext,
 ) -> list[str | Send]:
     shape = branch.shape
-    view: Any = build_instance(spec.state_schema, state) if is_instance_schema(spec.state_schema) else dict(state)
+    view: Any = (
+        build_instance(spec.state_schema, state)
+        if is_instance_schema(spec.state_schema)
+        else dict(state)
+    )
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (view,) if shape.takes_input else ()
     result = await _call(branch.path, shape.is_async, args, kwargs, False)
@@ -264,7 +277,9 @@ async def run_task(run: RunInfo, task: Task, snapshot: Mapping[str, Any]) -> Out
         task_context_var.reset(reset)
 
 
-async def _attempts(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext) -> TaskResult:
+async def _attempts(
+    run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext
+) -> TaskResult:
     node = task.node
     spec = run.spec
     attempt = 0
@@ -283,7 +298,9 @@ async def _attempts(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: 
         _ = spec
 
 
-async def _once(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext) -> TaskResult:
+async def _once(
+    run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: TaskContext
+) -> TaskResult:
     spec = run.spec
     node = task.node
     value = _node_input(spec, task, snapshot)
@@ -303,12 +320,26 @@ async def _once(run: RunInfo, task: Task, snapshot: Mapping[str, Any], ctx: Task
             except TimeoutError as exc:
                 raise NodeTimeoutError(task.name, node.timeout) from exc
     writes, routes = parse_output(spec, output)
+    _check_own_conflicts(spec, writes)
     branches = spec.branches.get(task.name)
     if branches:
-        state, _ = apply_writes(spec, snapshot, writes) if task.path[0] == PULL or writes else (snapshot, ())
+        run.partial[task.id] = writes
+        state, _ = apply_writes(spec, snapshot, writes)
         for branch in branches:
             routes.extend(await _route(spec, branch, state, ctx))
+        del run.partial[task.id]
     return TaskResult(task, tuple(writes), tuple(routes))
+
+
+def _check_own_conflicts(spec: GraphSpec, writes: Sequence[tuple[str, Any]]) -> None:
+    """A task writing a plain key twice fails as it returns (before its update streams)."""
+    if len(writes) < 2:
+        return
+    seen: set[str] = set()
+    for key, _ in writes:
+        if key in seen and spec.channels[key].reducer is None:
+            apply_writes(spec, {}, [(k, v) for k, v in writes if k == key])
+        seen.add(key)
 
 
 async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:
@@ -317,7 +348,11 @@ async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpe
     except ParentCommand as exc:
         command = exc.command
         return Command(update=command.update, goto=command.goto, resume=command.resume)
-    return {k: v for k, v in result.items() if k in spec.channels} if isinstance(result, dict) else result
+    return (
+        {k: v for k, v in result.items() if k in spec.channels}
+        if isinstance(result, dict)
+        else result
+    )
 
 
 async def run_step(

@@ -22,11 +22,11 @@ from ._events import (
 )
 from ._execute import Interrupted, Outcome, RunInfo, _route, make_task_context, run_step
 from ._persist import Persistence
-from ._plan import PULL, Pending, Task, plan_step, path_key
+from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
 from ._spec import START, GraphSpec, NodeSpec
 from ._writer import Emitter, NullEmitter
-from .errors import EmptyInputError, GraphInterrupt, GraphRecursionError, InvalidUpdateError
+from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError
 from .types import Command, Interrupt, Send
 
 if TYPE_CHECKING:
@@ -123,17 +123,16 @@ async def run_graph(
     run.resume = start.resume
     skip_before = start.skip_interrupt_before
 
-    if start.replay_updates and "updates" in wants:
-        for node, update in start.replay_updates:
-            await emitter.send(UpdatesEvent(ns, node, update, cached=True))
-
     if start.input is not None:
+        _validate_input(spec, start.input)
         writes = input_writes(spec, start.input)
         values, written = apply_writes(spec, values, writes)
         routes: list[str | Send] = list(start.goto)
-        branches = spec.branches.get(START)
+        branches = spec.branches.get(START) if start.from_start else None
         if branches:
-            start_task = Task(id="", name=START, path=(PULL, START), triggers=(START,), node=_START_NODE)
+            start_task = Task(
+                id="", name=START, path=(PULL, START), triggers=(START,), node=_START_NODE
+            )
             ctx = make_task_context(run, start_task)
             reset = task_context_var.set(ctx)
             try:
@@ -141,29 +140,41 @@ async def run_graph(
                     routes.extend(await _route(spec, branch, values, ctx))
             finally:
                 task_context_var.reset(reset)
-        pending = next_pending(spec, start.pending if start.keep_pending else Pending(), [(START, routes)] if start.from_start else [("", routes)])
+        if start.from_start:
+            pending = next_pending(spec, Pending(), [(START, routes)])
+        else:
+            pending = merge_pending(
+                start.pending, next_pending(spec, start.pending, [("", routes)])
+            )
         step += 1
         if written:
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
-                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
-        await persist.save(values, pending, step, "input" if start.from_start else "update", written)
-    elif start.emit_current and written_any(values) and "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
+        await persist.save(values, pending, step, "loop" if start.from_start else "update", written)
+    elif start.emit_current and "values" in wants:
         await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+    if start.replay_updates and "updates" in wants:
+        for node, update in start.replay_updates:
+            await emitter.send(UpdatesEvent(ns, node, update, cached=True))
 
     stop = step + limit
     before = interrupt_before or graph.interrupt_before
     after = interrupt_after or graph.interrupt_after
-    while pending:
+    while True:
         step += 1
         if step > stop:
             raise GraphRecursionError(limit)
+        if not pending:
+            break
         run.step = step
-        tasks = plan_step(spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace="|".join(ns))
+        tasks = plan_step(
+            spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace="|".join(ns)
+        )
         if not tasks:
             break
         if not skip_before and _matches(before, tasks):
-            await persist.mark_breakpoint()
+            await persist.mark_breakpoint(values, pending, step - 1, True)
             if "updates" in wants:
                 await emitter.send(InterruptEvent(ns, ()))
             return RunResult(ordered_values(spec, values), (), True, output_written)
@@ -175,43 +186,65 @@ async def run_graph(
         to_run = [t for t in tasks if t.id not in done_writes]
         replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
 
-        async def on_done(outcome: Outcome) -> None:
+        async def on_done(
+            outcome: Outcome, step: int = step, values: dict[str, Any] = values
+        ) -> None:
             await persist.task_done(outcome)
             if isinstance(outcome, Interrupted):
+                if "updates" in wants:
+                    await emitter.send(InterruptEvent(ns, outcome.interrupts))
+                if "values" in wants:
+                    await emitter.send(
+                        ValuesEvent(ns, ordered_values(spec, values), outcome.interrupts)
+                    )
                 if "tasks" in wants:
                     await emitter.send(
-                        TaskResultEvent(ns, step, outcome.task.id, outcome.task.name, None, {}, outcome.interrupts)
+                        TaskResultEvent(
+                            ns,
+                            step,
+                            outcome.task.id,
+                            outcome.task.name,
+                            None,
+                            {},
+                            outcome.interrupts,
+                        )
                     )
                 return
             if "updates" in wants:
-                await emitter.send(UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes)))
+                await emitter.send(
+                    UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes))
+                )
             if "tasks" in wants:
                 await emitter.send(
-                    TaskResultEvent(ns, step, outcome.task.id, outcome.task.name, None, _result_payload(outcome.writes))
+                    TaskResultEvent(
+                        ns,
+                        step,
+                        outcome.task.id,
+                        outcome.task.name,
+                        None,
+                        _result_payload(outcome.writes),
+                    )
                 )
 
         try:
             outcomes = await run_step(run, to_run, values, on_done) if to_run else []
         except Exception as exc:
-            failed = run.failed
-            if failed is not None and failed.error is exc:
-                await persist.task_failed(failed.task, exc)
-                if "tasks" in wants:
-                    with anyio.CancelScope(shield=True):
-                        await emitter.send(TaskResultEvent(ns, step, failed.task.id, failed.task.name, exc, {}))
+            await _report_failure(run, persist, exc, step)
             raise
         results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
         interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
         if interrupted:
-            interrupts = tuple(i for o in sorted(interrupted, key=lambda o: path_key(o.task.path)) for i in o.interrupts)
-            if "updates" in wants:
-                await emitter.send(InterruptEvent(ns, interrupts))
-            if "values" in wants:
-                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), interrupts))
+            interrupts = tuple(
+                i
+                for o in sorted(interrupted, key=lambda o: path_key(o.task.path))
+                for i in o.interrupts
+            )
             if results:
                 after_siblings, written = apply_writes(spec, values, ordered_writes(results))
                 if written and "values" in wants:
-                    await emitter.send(ValuesEvent(ns, ordered_values(spec, after_siblings)))
+                    await emitter.send(
+                        ValuesEvent(ns, ordered_values(spec, after_siblings), None, written)
+                    )
                 values = after_siblings
             await persist.flush()
             return RunResult(ordered_values(spec, values), interrupts, True, output_written)
@@ -221,16 +254,52 @@ async def run_graph(
         if written:
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
-                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
         await persist.save(values, pending, step, "loop", written)
-        if _matches(after, tasks):
-            await persist.mark_breakpoint()
-            if pending:
-                if "updates" in wants:
-                    await emitter.send(InterruptEvent(ns, ()))
-                return RunResult(ordered_values(spec, values), (), True, output_written)
+        if pending and _matches(after, tasks):
+            await persist.mark_breakpoint(values, pending, step, False)
+            if "updates" in wants:
+                await emitter.send(InterruptEvent(ns, ()))
+            return RunResult(ordered_values(spec, values), (), True, output_written)
     await persist.flush()
     return RunResult(ordered_values(spec, values), (), False, output_written)
+
+
+async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, step: int) -> None:
+    """Before a task's exception reaches the caller: stream what LangGraph streams for it."""
+    failed = run.failed
+    if failed is None or failed.error is not exc:
+        return
+    emitter, ns, task = run.emitter, run.ns, failed.task
+    with anyio.CancelScope(shield=True):
+        await persist.task_failed(task, exc)
+        partial = run.partial.pop(task.id, None)
+        if partial is not None and "updates" in emitter.wants:
+            await emitter.send(UpdatesEvent(ns, task.name, update_chunk(partial)))
+        if "tasks" in emitter.wants:
+            await emitter.send(TaskResultEvent(ns, step, task.id, task.name, exc, {}))
+
+
+def merge_pending(a: Pending, b: Pending) -> Pending:
+    """Everything ``a`` and ``b`` schedule (``a`` first)."""
+    pull = {
+        k: tuple(dict.fromkeys((*a.pull.get(k, ()), *b.pull.get(k, ()))))
+        for k in (*a.pull, *b.pull)
+    }
+    return Pending(
+        pull=pull,
+        push=(*a.push, *b.push),
+        barriers=b.barriers,
+        deferred={**a.deferred, **b.deferred},
+    )
+
+
+def _validate_input(spec: GraphSpec, value: Any) -> None:
+    """Pydantic schemas validate the input before anything is streamed (as LangGraph)."""
+    schema = spec.input_schema
+    validate = getattr(schema, "model_validate", None)
+    if validate is not None and isinstance(value, Mapping):
+        validate({k: v for k, v in value.items() if k in spec.input_keys})
 
 
 def written_any(values: Mapping[str, Any]) -> bool:
@@ -264,16 +333,25 @@ def _start_event(run: RunInfo, task: Task, values: Mapping[str, Any]) -> TaskSta
 
 
 async def run_nested(
-    graph: CompiledStateGraph[Any, Any, Any, Any], input: Any, parent: TaskContext, config: dict[str, Any] | None = None
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    input: Any,
+    parent: TaskContext,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``graph`` inside the task ``parent`` (a subgraph node, or a graph invoked in
     a node): same task tree, same event stream, namespaced under the parent task."""
     emitter = parent.emitter if parent.stream_subgraphs else NullEmitter()
     base = dict(parent.config)
     if config:
-        base = {**base, **config, "configurable": {**base.get("configurable", {}), **config.get("configurable", {})}}
+        base = {
+            **base,
+            **config,
+            "configurable": {**base.get("configurable", {}), **config.get("configurable", {})},
+        }
     base.pop("callbacks", None)
-    result = await run_graph(graph, input, base, emitter, parent=parent, context=parent.runtime.context)
+    result = await run_graph(
+        graph, input, base, emitter, parent=parent, context=parent.runtime.context
+    )
     if result.interrupted and result.interrupts:
         raise GraphInterrupt(result.interrupts)
     return result.values

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ._apply import TaskResult
+from ._apply import TaskResult, apply_writes
 from ._events import CheckpointEvent
 from ._execute import Interrupted, Outcome
 from ._plan import Pending, Task
@@ -109,11 +109,20 @@ class Persistence:
         if isinstance(input, Command):
             if input.resume is not None:
                 raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
-            goto = _goto(input)
-            return StartState(values=_fresh_values(spec), input=_update_of(input), goto=goto)
+            # LangGraph applies the update as a write, then again as the START input
+            update = _update_of(input)
+            values, _ = apply_writes(spec, _fresh_values(spec), input_writes_of(spec, update))
+            return StartState(values=values, input=update, goto=_goto(input))
         return StartState(values=_fresh_values(spec), input=input)
 
-    async def save(self, values: Mapping[str, Any], pending: Pending, step: int, source: str, written: tuple[str, ...]) -> None:
+    async def save(
+        self,
+        values: Mapping[str, Any],
+        pending: Pending,
+        step: int,
+        source: str,
+        written: tuple[str, ...],
+    ) -> None:
         return None
 
     async def task_done(self, outcome: Outcome) -> None:
@@ -122,11 +131,20 @@ class Persistence:
     async def task_failed(self, task: Task, error: BaseException) -> None:
         return None
 
-    async def mark_breakpoint(self) -> None:
-        return None
+    async def mark_breakpoint(
+        self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
+    ) -> None:
+        if before and self.parent_config is not None:
+            await self.saver.aput_writes(
+                self._cfg(self.checkpoint_id), [(BREAKPOINT, True)], BREAKPOINT
+            )
 
     async def flush(self) -> None:
         return None
+
+
+def input_writes_of(spec: GraphSpec, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in value.items() if k in spec.channels]
 
 
 def _goto(command: Command[Any]) -> tuple[str | Send, ...]:
@@ -171,16 +189,23 @@ class SavedPersistence(Persistence):
             raise ValueError(_CONFIG_KEYS_MESSAGE)
         self.saver = checkpointer
         self.ns = ns
-        self.ns_str = "|".join(part.split(":")[0] if False else part for part in ns)
+        self.ns_str = "|".join(ns)
         self.thread_id = configurable.get("thread_id")
         self.user_configurable = {
-            k: v for k, v in configurable.items() if not k.startswith("__") and k not in ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
+            k: v
+            for k, v in configurable.items()
+            if not k.startswith("__")
+            and k not in ("checkpoint_id", "checkpoint_ns", "checkpoint_map")
         }
         self.config: dict[str, Any] = {
             "configurable": {
                 **self.user_configurable,
                 "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-                **({"checkpoint_id": configurable["checkpoint_id"]} if "checkpoint_id" in configurable else {}),
+                **(
+                    {"checkpoint_id": configurable["checkpoint_id"]}
+                    if "checkpoint_id" in configurable
+                    else {}
+                ),
             }
         }
         self.metadata_extra = dict(config.get("metadata") or {})
@@ -211,10 +236,18 @@ class SavedPersistence(Persistence):
             self.checkpoint_id = saved.checkpoint.id
             self.parent_config = saved.config
             self.step = int(saved.metadata.get("step", -1))
-        values = state_values(spec, saved.checkpoint.channel_values) if saved is not None else _fresh_values(spec)
+        values = (
+            state_values(spec, saved.checkpoint.channel_values)
+            if saved is not None
+            else _fresh_values(spec)
+        )
         if saved is None and not values:
             values = _fresh_values(spec)
-        pending = decode_pending(saved.checkpoint.channel_values.get(PENDING)) if saved is not None else Pending()
+        pending = (
+            decode_pending(saved.checkpoint.channel_values.get(PENDING))
+            if saved is not None
+            else Pending()
+        )
         step = int(saved.metadata.get("step", -1)) if saved is not None else -1
         writes_by_task: dict[str, dict[str, list[Any]]] = {}
         if saved is not None:
@@ -231,6 +264,7 @@ class SavedPersistence(Persistence):
             resume: dict[str, list[Any]] = {}
             interrupts: dict[str, list[Interrupt]] = {}
             done: dict[str, Any] = {}
+            breakpoint_hit = BREAKPOINT in writes_by_task.pop(BREAKPOINT, {})
             for task_id, chans in writes_by_task.items():
                 if INTERRUPT in chans:
                     interrupts[task_id] = [i for group in chans[INTERRUPT] for i in group]
@@ -238,14 +272,18 @@ class SavedPersistence(Persistence):
                 elif ERROR in chans:
                     continue
                 else:
-                    writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
+                    writes = tuple(
+                        (k, v) for k, vs in chans.items() if k in spec.channels for v in vs
+                    )
                     routes = tuple(r for group in chans.get(ROUTES, []) for r in group)
                     done[task_id] = (writes, routes)
             if isinstance(input, Command):
                 value = input.resume
                 pending_interrupts = [(tid, i) for tid, items in interrupts.items() for i in items]
-                if isinstance(value, dict) and value and all(
-                    any(i.id == k for _, i in pending_interrupts) for k in value
+                if (
+                    isinstance(value, dict)
+                    and value
+                    and all(any(i.id == k for _, i in pending_interrupts) for k in value)
                 ):
                     for tid, i in pending_interrupts:
                         if i.id in value:
@@ -254,38 +292,63 @@ class SavedPersistence(Persistence):
                     raise RuntimeError(
                         "When there are multiple pending interrupts, you must specify the "
                         "interrupt id when resuming. Docs: "
-                        "https://docs.langchain.com/oss/python/langgraph/add-human-in-the-loop"
-                        "#resume-multiple-interrupts-with-one-invocation."
+                        "https://docs.langchain.com/oss/python/langgraph/interrupts"
+                        "#handling-multiple-interrupts."
                     )
                 elif pending_interrupts:
                     resume.setdefault(pending_interrupts[0][0], []).append(value)
-                else:
-                    raise RuntimeError(
-                        f"Cannot resume thread {self.thread_id!r}: it has no pending interrupt."
-                    )
+                # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
             self.done_writes = done
+            from ._apply import update_chunk
+            from ._plan import plan_step
+
+            planned = plan_step(
+                spec,
+                pending,
+                step=step + 1,
+                checkpoint_id=self.checkpoint_id,
+                namespace=self.ns_str,
+            )
+            replay = tuple((t.name, update_chunk(done[t.id][0])) for t in planned if t.id in done)
             return StartState(
                 values=values,
                 pending=pending,
                 step=step,
                 input=None,
                 resume=resume,
-                skip_interrupt_before=bool(saved.checkpoint.channel_values.get(BREAKPOINT)),
+                skip_interrupt_before=breakpoint_hit,
                 emit_current=True,
+                replay_updates=replay,
             )
         if isinstance(input, Command):
             update = _update_of(input)
             if saved is None:
                 return StartState(values=values, input=update, goto=_goto(input), step=-1)
             return StartState(
-                values=values, pending=pending, step=step, input=update, goto=_goto(input),
-                from_start=False, keep_pending=True,
+                values=values,
+                pending=pending,
+                step=step,
+                input=update,
+                goto=_goto(input),
+                from_start=False,
+                keep_pending=True,
             )
         # new input: starts over from START on top of the thread's values
-        await self._put(values, Pending(), step + 1 if saved is not None else -1, "input", extra={"__start__": input})
-        return StartState(values=values, pending=Pending(), step=step + 1 if saved is not None else -1, input=input)
+        await self._put(
+            values,
+            Pending(),
+            step + 1 if saved is not None else -1,
+            "input",
+            extra={"__start__": input},
+        )
+        return StartState(
+            values=values,
+            pending=Pending(),
+            step=step + 1 if saved is not None else -1,
+            input=input,
+        )
 
     async def _put(
         self,
@@ -308,14 +371,18 @@ class SavedPersistence(Persistence):
             channel_values=channel_values,
         )
         metadata = {**self.metadata_extra, "source": source, "step": step, "parents": {}}
-        parent = self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
+        parent = (
+            self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
+        )
         new_config = await self.saver.aput(parent, checkpoint, metadata)
         if "checkpoints" in self.emitter.wants:
             payload = {
                 "config": {"configurable": {**new_config["configurable"]}},
                 "metadata": metadata,
                 "values": state_values(self.spec, values),
-                "next": sorted({*pending.pull, *(s.node for s in pending.push)}) if pending else ([] if extra is None else ["__start__"]),
+                "next": sorted({*pending.pull, *(s.node for s in pending.push)})
+                if pending
+                else ([] if extra is None else ["__start__"]),
                 "parent_config": self.parent_config,
                 "tasks": [],
             }
@@ -323,7 +390,14 @@ class SavedPersistence(Persistence):
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
 
-    async def save(self, values: Mapping[str, Any], pending: Pending, step: int, source: str, written: tuple[str, ...]) -> None:
+    async def save(
+        self,
+        values: Mapping[str, Any],
+        pending: Pending,
+        step: int,
+        source: str,
+        written: tuple[str, ...],
+    ) -> None:
         self.done_writes = {}
         await self._put(values, pending, step, "loop" if source in ("input", "loop") else source)
 
@@ -332,7 +406,9 @@ class SavedPersistence(Persistence):
             return
         cfg = self._cfg(self.checkpoint_id)
         if isinstance(outcome, Interrupted):
-            await self.saver.aput_writes(cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id)
+            await self.saver.aput_writes(
+                cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id
+            )
             return
         assert isinstance(outcome, TaskResult)
         writes: list[tuple[str, Any]] = list(outcome.writes)
@@ -347,5 +423,10 @@ class SavedPersistence(Persistence):
             return
         await self.saver.aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
 
-    async def mark_breakpoint(self) -> None:
-        return None
+    async def mark_breakpoint(
+        self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
+    ) -> None:
+        if before and self.parent_config is not None:
+            await self.saver.aput_writes(
+                self._cfg(self.checkpoint_id), [(BREAKPOINT, True)], BREAKPOINT
+            )

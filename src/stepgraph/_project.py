@@ -59,7 +59,9 @@ class Projection:
         output_keys: str | Sequence[str] | None = None,
     ) -> Projection:
         single = isinstance(stream_mode, str)
-        modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(dict.fromkeys(stream_mode))
+        modes = (
+            (stream_mode,) if isinstance(stream_mode, str) else tuple(dict.fromkeys(stream_mode))
+        )
         for mode in modes:
             if mode not in ALL_MODES:
                 raise ValueError(
@@ -67,7 +69,11 @@ class Projection:
                 )
         if version not in ("v1", "v2"):
             raise ValueError(f"Unknown stream version {version!r}; use 'v1' or 'v2'")
-        keys = output_keys if output_keys is None or isinstance(output_keys, str) else tuple(output_keys)
+        keys = (
+            output_keys
+            if output_keys is None or isinstance(output_keys, str)
+            else tuple(output_keys)
+        )
         return Projection(modes, single, subgraphs, version, keys)
 
     @property
@@ -113,7 +119,11 @@ class Projection:
                 show, payload = self._values_payload(event)
                 if show:
                     if event.interrupts is not None and self.version == "v1":
-                        payload = {**payload, "__interrupt__": event.interrupts} if isinstance(payload, dict) else payload
+                        payload = (
+                            {**payload, "__interrupt__": event.interrupts}
+                            if isinstance(payload, dict)
+                            else payload
+                        )
                     out.append(self._wrap(ns, "values", payload, event.interrupts))
         elif isinstance(event, UpdatesEvent):
             if "updates" in modes:
@@ -138,14 +148,28 @@ class Projection:
             if "messages" in modes:
                 out.append(self._wrap(ns, "messages", (event.message, event.metadata)))
         elif isinstance(event, TaskStartEvent):
-            payload = {"id": event.id, "name": event.name, "input": event.input, "triggers": event.triggers}
+            payload = {
+                "id": event.id,
+                "name": event.name,
+                "input": event.input,
+                "triggers": event.triggers,
+            }
             if event.metadata is not None:
                 payload["metadata"] = event.metadata
             if "tasks" in modes:
                 out.append(self._wrap(ns, "tasks", payload))
             if "debug" in modes:
                 out.append(
-                    self._wrap(ns, "debug", {"step": event.step, "timestamp": _now(), "type": "task", "payload": payload})
+                    self._wrap(
+                        ns,
+                        "debug",
+                        {
+                            "step": event.step,
+                            "timestamp": _now(),
+                            "type": "task",
+                            "payload": payload,
+                        },
+                    )
                 )
         elif isinstance(event, TaskResultEvent):
             payload = {
@@ -160,7 +184,14 @@ class Projection:
             if "debug" in modes:
                 out.append(
                     self._wrap(
-                        ns, "debug", {"step": event.step, "timestamp": _now(), "type": "task_result", "payload": payload}
+                        ns,
+                        "debug",
+                        {
+                            "step": event.step,
+                            "timestamp": _now(),
+                            "type": "task_result",
+                            "payload": payload,
+                        },
                     )
                 )
         elif isinstance(event, CheckpointEvent):
@@ -169,7 +200,14 @@ class Projection:
             if "debug" in modes:
                 out.append(
                     self._wrap(
-                        ns, "debug", {"step": event.step, "timestamp": _now(), "type": "checkpoint", "payload": event.payload}
+                        ns,
+                        "debug",
+                        {
+                            "step": event.step,
+                            "timestamp": _now(),
+                            "type": "checkpoint",
+                            "payload": event.payload,
+                        },
                     )
                 )
         return out

@@ -58,7 +58,10 @@ def _type_hints(schema: Any) -> dict[str, Any]:
         names = [f.name for f in dataclasses.fields(schema)]
         return {n: hints.get(n, Any) for n in names}
     if attrs.has(schema):
-        return {a.name: hints.get(a.name, a.type if a.type is not None else Any) for a in attrs.fields(schema)}
+        return {
+            a.name: hints.get(a.name, a.type if a.type is not None else Any)
+            for a in attrs.fields(schema)
+        }
     model_fields = getattr(schema, "model_fields", None)
     if isinstance(model_fields, Mapping):
         return {n: hints.get(n, Any) for n in model_fields}
@@ -169,8 +172,10 @@ def output_as_dict(value: Any) -> dict[str, Any] | None:
         v = getattr(value, k, _MISSING)
         if v is _MISSING:
             continue
-        if v is None and defaults.get(k, _MISSING) is None and not (
-            explicitly_set is not None and k in explicitly_set
+        if (
+            v is None
+            and defaults.get(k, _MISSING) is None
+            and not (explicitly_set is not None and k in explicitly_set)
         ):
             continue
         out[k] = v

@@ -11,7 +11,7 @@ from ._inject import CallShape
 from ._schema import ChannelSpec
 from .types import RetryPolicy
 
-__all__ = ["START", "END", "BranchSpec", "GraphSpec", "JoinSpec", "NodeSpec"]
+__all__ = ["END", "START", "BranchSpec", "GraphSpec", "JoinSpec", "NodeSpec"]
 
 START = "__start__"
 END = "__end__"

@@ -88,7 +88,9 @@ class RunStream:
         self._started = True
 
     async def _produce(self) -> None:
-        assert self._send is not None and self._scope is not None and self._done is not None
+        assert self._send is not None
+        assert self._scope is not None
+        assert self._done is not None
         emitter = self._emitter
         assert emitter is not None
         try:
@@ -127,7 +129,9 @@ class RunStream:
         if not self._started:
             self._finished = True
             return
-        assert self._scope is not None and self._done is not None and self._receive is not None
+        assert self._scope is not None
+        assert self._done is not None
+        assert self._receive is not None
         if self._emitter is not None:
             self._emitter.closed = True
         self._scope.cancel()

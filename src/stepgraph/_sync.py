@@ -56,8 +56,11 @@ def portal() -> BlockingPortal:
 
             # a daemon thread: a process never waits for the portal at exit
             thread = threading.Thread(
-                target=anyio.run, args=(serve,), kwargs={"backend": sync_backend()},
-                name="stepgraph-portal", daemon=True,
+                target=anyio.run,
+                args=(serve,),
+                kwargs={"backend": sync_backend()},
+                name="stepgraph-portal",
+                daemon=True,
             )
             thread.start()
             started.wait()

@@ -137,9 +137,9 @@ class RetryPolicy:
     max_interval: float = 128.0
     max_attempts: int = 3
     jitter: bool = True
-    retry_on: (
-        type[BaseException] | Sequence[type[BaseException]] | Callable[[Exception], bool]
-    ) = default_retry_on
+    retry_on: type[BaseException] | Sequence[type[BaseException]] | Callable[[Exception], bool] = (
+        default_retry_on
+    )
 
     def should_retry(self, exc: Exception) -> bool:
         """Whether ``exc`` is worth another attempt under this policy."""

@@ -35,7 +35,10 @@ def _is_lc(message: Any) -> bool:
 
 def _as_list(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)) and not (
-        isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str)
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
     ):
         return list(value)
     return [value]
@@ -87,7 +90,9 @@ def add_messages(left: Messages, right: Messages, **kwargs: Any) -> Messages:
     deletes by id, and the id ``REMOVE_ALL_MESSAGES`` clears the history."""
     left_list = _as_list(left) if left is not None else []
     right_list = _as_list(right) if right is not None else []
-    use_lc = any(_is_lc(m) for m in (*left_list, *right_list))
+    # With langchain-core installed, behave exactly like LangGraph (message objects);
+    # without it, plain dicts stay dicts.
+    use_lc = _lc() is not None
     left_msgs = [_to_message(m, use_lc) for m in left_list]
     right_msgs = [_to_message(m, use_lc) for m in right_list]
     for m in left_msgs:
@@ -112,7 +117,9 @@ def add_messages(left: Messages, right: Messages, **kwargs: Any) -> Messages:
                 merged[existing] = m
         else:
             if _is_remove(m):
-                raise ValueError(f"Attempting to delete a message with an ID that doesn't exist ('{mid}')")
+                raise ValueError(
+                    f"Attempting to delete a message with an ID that doesn't exist ('{mid}')"
+                )
             position[mid] = len(merged)
             merged.append(m)
     return [m for m in merged if _get_id(m) not in removed]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import Any, NamedTuple
 
 import attrs
 import pydantic
@@ -52,3 +53,8 @@ class Strict(pydantic.BaseModel):
     @classmethod
     def _shout(cls, value: str) -> str:
         return value + "!"
+
+
+class Pair(NamedTuple):
+    left: Any
+    right: Any

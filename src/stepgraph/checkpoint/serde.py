@@ -6,7 +6,7 @@ Python values MessagePack lacks. These round-trip with their type intact:
 * ``None``, ``bool``, ``int`` (any size), ``float``, ``str``, ``bytes``, ``list``,
   ``tuple``, ``dict`` (also with non-``str`` keys), ``set``, ``frozenset``;
 * ``datetime`` / ``date`` / ``time`` / ``timedelta`` (time zones kept: ``zoneinfo`` zones
-  by name, any other tzinfo as its fixed UTC offset), ``UUID``, ``Decimal``, ``complex``,
+  by name, ``datetime.timezone`` exactly, any other tzinfo as the value's fixed UTC offset), ``UUID``, ``Decimal``, ``complex``,
   ``Enum`` members, ``pathlib`` paths, named tuples;
 * instances of dataclasses, attrs classes and pydantic v2 models, stored as the class's
   import path plus their field values and rebuilt only if that path imports a class of
@@ -144,10 +144,30 @@ def _wrap_non_str_keys(obj: Any) -> Any:
     return obj
 
 
-def _tz_key(tz: datetime.tzinfo | None) -> str | None:
+def _encode_tz(tz: datetime.tzinfo | None, offset: datetime.timedelta | None) -> Any:
+    """``None``, ``["zone", key]`` for zoneinfo zones, else ``["fixed", d, s, us, name]``."""
+    if tz is None:
+        return None
     if isinstance(tz, zoneinfo.ZoneInfo) and tz.key:
-        return tz.key
-    return None
+        return ["zone", tz.key]
+    if offset is None:  # a tzinfo with no offset for this value: keep it naive
+        return None
+    name = None
+    if isinstance(tz, datetime.timezone):
+        custom = tz.tzname(None)
+        if custom != datetime.timezone(offset).tzname(None):
+            name = custom
+    return ["fixed", offset.days, offset.seconds, offset.microseconds, name]
+
+
+def _decode_tz(data: Any) -> datetime.tzinfo | None:
+    if data is None:
+        return None
+    if data[0] == "zone":
+        return zoneinfo.ZoneInfo(data[1])
+    _, days, seconds, micros, name = data
+    offset = datetime.timedelta(days=days, seconds=seconds, microseconds=micros)
+    return datetime.timezone(offset) if name is None else datetime.timezone(offset, name)
 
 
 class _Encoder:
@@ -223,17 +243,13 @@ class _Encoder:
         if isinstance(obj, set):
             return self.ext(_SET, list(obj))
         if isinstance(obj, datetime.datetime):
-            key = _tz_key(obj.tzinfo)
-            if key is not None:
-                return self.ext(_DATETIME, [obj.replace(tzinfo=None).isoformat(), key, obj.fold])
-            return self.ext(_DATETIME, [obj.isoformat(), None, obj.fold])
+            tz = _encode_tz(obj.tzinfo, obj.utcoffset())
+            return self.ext(_DATETIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
         if isinstance(obj, datetime.date):
             return self.ext(_DATE, obj.isoformat())
         if isinstance(obj, datetime.time):
-            key = _tz_key(obj.tzinfo)
-            if key is not None:
-                return self.ext(_TIME, [obj.replace(tzinfo=None).isoformat(), key, obj.fold])
-            return self.ext(_TIME, [obj.isoformat(), None, obj.fold])
+            tz = _encode_tz(obj.tzinfo, obj.utcoffset())
+            return self.ext(_TIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
         if isinstance(obj, datetime.timedelta):
             return self.ext(_TIMEDELTA, [obj.days, obj.seconds, obj.microseconds])
         if isinstance(obj, uuid.UUID):
@@ -369,19 +385,13 @@ class _Decoder:
         if code == _DICT:
             return dict(zip(payload[::2], payload[1::2], strict=True))
         if code == _DATETIME:
-            iso, key, fold = payload
-            dt = datetime.datetime.fromisoformat(iso)
-            if key is not None:
-                dt = dt.replace(tzinfo=zoneinfo.ZoneInfo(key))
-            return dt.replace(fold=fold)
+            iso, tz, fold = payload
+            return datetime.datetime.fromisoformat(iso).replace(tzinfo=_decode_tz(tz), fold=fold)
         if code == _DATE:
             return datetime.date.fromisoformat(payload)
         if code == _TIME:
-            iso, key, fold = payload
-            t = datetime.time.fromisoformat(iso)
-            if key is not None:
-                t = t.replace(tzinfo=zoneinfo.ZoneInfo(key))
-            return t.replace(fold=fold)
+            iso, tz, fold = payload
+            return datetime.time.fromisoformat(iso).replace(tzinfo=_decode_tz(tz), fold=fold)
         if code == _TIMEDELTA:
             days, seconds, micros = payload
             return datetime.timedelta(days=days, seconds=seconds, microseconds=micros)

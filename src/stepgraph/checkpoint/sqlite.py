@@ -326,21 +326,33 @@ class SqliteSaver(SqlSaverBase):
             )
 
     def _renew_leases(self) -> None:
+        """The heartbeat thread: renew until no lease is held or the saver closes."""
         while not self._stop.wait(self._lease_ttl / 3):
             with self._lease_lock:
-                held = list(self._held.items())
-                if not held:
+                if not self._held:
                     self._heartbeat = None
                     return
             try:
-                with self._transaction(write=True) as conn:
-                    conn.executemany(
-                        "UPDATE stepgraph_leases SET expires_at = ? "
-                        "WHERE thread_id = ? AND checkpoint_ns = ? AND owner = ?",
-                        [(time.time() + self._lease_ttl, t, ns, owner) for (t, ns), owner in held],
-                    )
+                self._renew_once()
             except sqlite3.Error:
                 pass  # transient (e.g. busy); the next round retries well before expiry
+
+    def _renew_once(self) -> int:
+        """Push every held lease's expiry ``lease_ttl`` ahead; returns how many were renewed."""
+        with self._lease_lock:
+            held = list(self._held.items())
+        if not held:
+            return 0
+        expires_at = time.time() + self._lease_ttl
+        with self._transaction(write=True) as conn:
+            renewed = 0
+            for (thread_id, ns), owner in held:
+                renewed += conn.execute(
+                    "UPDATE stepgraph_leases SET expires_at = ? "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND owner = ?",
+                    (expires_at, thread_id, ns, owner),
+                ).rowcount
+        return renewed
 
     def thread_lease(
         self, thread_id: str, checkpoint_ns: str = ""

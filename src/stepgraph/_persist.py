@@ -134,10 +134,7 @@ class Persistence:
     async def mark_breakpoint(
         self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
     ) -> None:
-        if before and self.parent_config is not None:
-            await self.saver.aput_writes(
-                self._cfg(self.checkpoint_id), [(BREAKPOINT, True)], BREAKPOINT
-            )
+        return None
 
     async def flush(self) -> None:
         return None

@@ -31,7 +31,7 @@ class Pending:
     """``defer=True`` nodes waiting until nothing else is left to run."""
 
     def __bool__(self) -> bool:
-        return bool(self.pull or self.push or self.deferred)
+        return len(self.pull) + len(self.push) + len(self.deferred) > 0
 
 
 @attrs.frozen
@@ -74,7 +74,7 @@ def plan_step(
         node = spec.nodes.get(send.node)
         if node is None:
             continue  # LangGraph ignores packets for unknown nodes
-        path = (PUSH, index)
+        path: tuple[Any, ...] = (PUSH, index)
         tasks.append(
             Task(
                 id=task_id(checkpoint_id, namespace, step, send.node, path),
@@ -87,7 +87,8 @@ def plan_step(
         )
     pull = pending.pull or pending.deferred
     for name in sorted(pull):
-        path = (PULL, name)
+        pull_path: tuple[Any, ...] = (PULL, name)
+        path = pull_path
         tasks.append(
             Task(
                 id=task_id(checkpoint_id, namespace, step, name, path),

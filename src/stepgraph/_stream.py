@@ -46,7 +46,7 @@ def _spawn_background(fn: Callable[[], Awaitable[None]]) -> None:
 
         trio.lowlevel.spawn_system_task(fn)
         return
-    task = loop.create_task(fn())  # type: ignore[arg-type]
+    task: asyncio.Task[None] = loop.create_task(fn())  # type: ignore[arg-type]
     _background.add(task)
     task.add_done_callback(_background.discard)
 

@@ -78,7 +78,7 @@ def _loop_hook() -> Callable[..., Any] | None:
         return None
     token = ctx.token
 
-    def hop(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    def hop(fn: Callable[..., Any], *args: Any) -> Any:
         return anyio.from_thread.run(fn, *args, token=token)
 
     return hop

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -136,6 +135,3 @@ class TaskWriter:
 
     def __repr__(self) -> str:
         return f"<stepgraph stream writer ns={'|'.join(self._ns) or '()'}>"
-
-
-_ = Callable

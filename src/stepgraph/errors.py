@@ -118,6 +118,6 @@ class NodeInterrupt(GraphInterrupt):
 class ParentCommand(StepgraphError):
     """A subgraph returned ``Command(graph=Command.PARENT, ...)`` with no parent to route to."""
 
-    def __init__(self, command: Command) -> None:
+    def __init__(self, command: Command[Any]) -> None:
         super().__init__(command)
         self.command = command

@@ -48,7 +48,7 @@ class Task:
 
     @property
     def is_push(self) -> bool:
-        return self.path[0] == PUSH
+        return bool(self.path[0] == PUSH)
 
 
 def task_id(checkpoint_id: str, namespace: str, step: int, name: str, path: tuple[Any, ...]) -> str:

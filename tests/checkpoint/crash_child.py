@@ -67,7 +67,13 @@ async def verify(saver: BaseCheckpointSaver, kind: str, target: str) -> None:
     for line in sys.stdin.read().splitlines():
         thread_id, checkpoint_id, i = line.split()
         found = await saver.aget_tuple(
-            {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": checkpoint_id}}
+            {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": "",
+                    "checkpoint_id": checkpoint_id,
+                }
+            }
         )
         checked += 1
         if found is None:
@@ -81,7 +87,9 @@ async def verify(saver: BaseCheckpointSaver, kind: str, target: str) -> None:
         with sqlite3.connect(target) as conn:
             integrity = conn.execute("PRAGMA integrity_check").fetchall()
         conn.close()
-    print(json.dumps({"checked": checked, "problems": problems, "integrity": integrity}), flush=True)
+    print(
+        json.dumps({"checked": checked, "problems": problems, "integrity": integrity}), flush=True
+    )
 
 
 async def main(mode: str, kind: str, target: str) -> None:

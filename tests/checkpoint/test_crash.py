@@ -37,7 +37,9 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def spawn(mode: str, kind: str, target: str, backend: str, **kwargs: object) -> subprocess.Popen[str]:
+def spawn(
+    mode: str, kind: str, target: str, backend: str, **kwargs: object
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(CHILD), mode, kind, target, backend],
         stdout=subprocess.PIPE,
@@ -123,12 +125,12 @@ async def test_crashed_lease_owner_does_not_block(store: tuple[str, str]) -> Non
 
         saver = PostgresSaver(target)
     try:
-        await anyio.to_thread.run_sync(getattr(saver, "setup"))
+        await anyio.to_thread.run_sync(saver.setup)
         proc = spawn("lease", kind, target, "trio")
         try:
             await anyio.to_thread.run_sync(expect_line, proc, "leased")
             # the other process holds it
-            with pytest.raises(ThreadBusyError, match="^Thread 'leased-thread' is busy"):
+            with pytest.raises(ThreadBusyError, match=r"^Thread 'leased-thread' is busy"):
                 async with saver.thread_lease("leased-thread"):
                     pass
         finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import re
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -20,7 +19,6 @@ from stepgraph.checkpoint import (
     Checkpoint,
     CheckpointConfigError,
     Checkpointer,
-    CheckpointTuple,
     PendingWrite,
     SerializationError,
     Serializer,
@@ -29,41 +27,10 @@ from stepgraph.checkpoint import (
 )
 
 from .conftest import SaverFactory
+from .helpers import collect, config, make_checkpoint, named
 from .values import Money, Point, Reading, Unit
 
 pytestmark = pytest.mark.anyio
-
-
-def make_checkpoint(values: dict[str, Any] | None = None, **kwargs: Any) -> Checkpoint:
-    return Checkpoint(
-        id=kwargs.pop("id", None) or new_checkpoint_id(),
-        ts=datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        channel_values=values if values is not None else {},
-        **kwargs,
-    )
-
-
-def config(
-    thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
-) -> dict[str, Any]:
-    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
-    if checkpoint_id is not None:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
-
-
-def named(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> dict[str, Any]:
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-        }
-    }
-
-
-async def collect(iterator: AsyncIterator[CheckpointTuple]) -> list[CheckpointTuple]:
-    return [item async for item in iterator]
 
 
 async def put_chain(

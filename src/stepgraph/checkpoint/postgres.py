@@ -228,6 +228,13 @@ class PostgresSaver(SqlSaverBase):
             self._lease_conn = conn
         return conn
 
+    def _try_lock(self, lock_key: int) -> tuple[Any, ...] | None:
+        return (
+            self._lease_connection()
+            .execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
+            .fetchone()
+        )
+
     def _acquire(self, thread_id: str, ns: str) -> bool:
         key = (thread_id, ns)
         lock_key = _lease_key(self._schema, thread_id, ns)
@@ -236,11 +243,12 @@ class PostgresSaver(SqlSaverBase):
             # checked here rather than by the server.
             if key in self._held or self._closed:
                 return False
-            row = (
-                self._lease_connection()
-                .execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
-                .fetchone()
-            )
+            try:
+                row = self._try_lock(lock_key)
+            except psycopg.OperationalError:
+                if self._lease_conn is None or not self._lease_conn.broken:
+                    raise
+                row = self._try_lock(lock_key)  # the session died: once more, on a new one
             if row is None or not row[0]:
                 return False
             self._held[key] = lock_key

@@ -51,6 +51,10 @@ class TaskContext:
     """Whether nested graphs' output reaches the consumer."""
     cancel_scope: Any = None
     """The run's cancel scope: nested graphs started inside the node stop with it."""
+    writer_ns: tuple[str, ...] = ()
+    """Namespace of the graph this task belongs to (what its stream chunks carry)."""
+    lc_config: Any = None
+    """The config langchain-core sees inside this task (with the messages callback)."""
 
 
 task_context_var: ContextVar[TaskContext | None] = ContextVar("stepgraph_task", default=None)

@@ -17,8 +17,10 @@ import anyio
 import anyio.lowlevel
 import attrs
 
+from . import _lc
 from ._apply import TaskResult, apply_writes
 from ._context import TaskContext, task_context_var
+from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec
@@ -57,6 +59,8 @@ class RunInfo:
     parent: TaskContext | None = None
     failed: TaskFailed | None = None
     """The task whose exception ended the step, for its result event."""
+    seen_messages: set[Any] = attrs.Factory(set)
+    """Ids of messages already in ``messages`` mode (streamed or part of the input)."""
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
     when routing then fails)."""
@@ -239,6 +243,20 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     ns_str = "|".join(ns)
     writer = TaskWriter(run.emitter, run.ns)
     config = _task_config(run, task, ns_str)
+    lc_config = None
+    if _lc.config_var() is not None:
+        lc_config = config
+        if "messages" in run.emitter.wants:
+            handler = _lc.make_handler(run.emitter, run.ns, ns_str, run.seen_messages)
+            callbacks = config.get("callbacks")
+            if callbacks is None:
+                callbacks = [handler]
+            elif isinstance(callbacks, list):
+                callbacks = [*callbacks, handler]
+            else:
+                callbacks = callbacks.copy()
+                callbacks.add_handler(handler, inherit=True)
+            lc_config = config = {**config, "callbacks": callbacks}
     return TaskContext(
         config=config,
         writer=writer,
@@ -256,6 +274,8 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         checkpointer=run.checkpointer,
         stream_subgraphs=run.emitter.subgraphs,
         cancel_scope=run.cancel_scope,
+        writer_ns=run.ns,
+        lc_config=lc_config,
     )
 
 
@@ -263,6 +283,8 @@ async def run_task(run: RunInfo, task: Task, snapshot: Mapping[str, Any]) -> Out
     """Run one task to completion: retries, timeout, output parsing, routing."""
     ctx = make_task_context(run, task)
     reset = task_context_var.set(ctx)
+    lc_var = _lc.config_var() if ctx.lc_config is not None else None
+    lc_reset = lc_var.set(ctx.lc_config) if lc_var is not None else None
     try:
         return await _attempts(run, task, snapshot, ctx)
     except GraphInterrupt as exc:
@@ -274,6 +296,8 @@ async def run_task(run: RunInfo, task: Task, snapshot: Mapping[str, Any]) -> Out
                 exc.add_note(note)
         raise
     finally:
+        if lc_var is not None and lc_reset is not None:
+            lc_var.reset(lc_reset)
         task_context_var.reset(reset)
 
 
@@ -321,6 +345,8 @@ async def _once(
                 raise NodeTimeoutError(task.name, node.timeout) from exc
     writes, routes = parse_output(spec, output)
     _check_own_conflicts(spec, writes)
+    if "messages" in run.emitter.wants and output is not None:
+        _emit_output_messages(run, ctx, output, snapshot)
     branches = spec.branches.get(task.name)
     if branches:
         run.partial[task.id] = writes
@@ -329,6 +355,26 @@ async def _once(
             routes.extend(await _route(spec, branch, state, ctx))
         del run.partial[task.id]
     return TaskResult(task, tuple(writes), tuple(routes))
+
+
+def _emit_output_messages(
+    run: RunInfo, ctx: TaskContext, output: Any, snapshot: Mapping[str, Any]
+) -> None:
+    """Messages a node returns that were never streamed reach ``messages`` mode whole."""
+    found = list(_lc.iter_messages(output))
+    if not found:
+        return
+    seen = run.seen_messages
+    seen.update(getattr(m, "id", None) for m in _lc.iter_messages(dict(snapshot)))
+    from .messages import _metadata
+
+    metadata = _metadata(ctx, ())
+    for message in found:
+        mid = getattr(message, "id", None)
+        if mid is not None and mid in seen:
+            continue
+        seen.add(mid)
+        run.emitter.send_from_sync(MessageEvent(run.ns, message, metadata))
 
 
 def _check_own_conflicts(spec: GraphSpec, writes: Sequence[tuple[str, Any]]) -> None:

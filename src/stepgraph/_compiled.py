@@ -120,6 +120,7 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         interrupt_after: Sequence[str] | str | None,
         durability: str | None,
         parent: TaskContext | None,
+        deterministic: bool = False,
     ) -> Any:
         merged = _merge_config(self.config, config)
         ctx_value = self._coerce_context(context)
@@ -135,6 +136,7 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 interrupt_after=_names(interrupt_after),
                 context=ctx_value,
                 durability=durability,
+                deterministic=deterministic,
             )
 
         return run
@@ -163,11 +165,14 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         debug: bool | None = None,
         version: str = "v1",
         buffer: int = DEFAULT_BUFFER,
+        deterministic: bool = False,
     ) -> RunStream:
         """Stream the run's chunks. Iterate with ``async for``, or hold it with
         ``async with graph.astream(...) as chunks:`` to bound the run to the block.
 
-        ``buffer`` is how many events may wait for a slow consumer before the run waits.
+        ``buffer`` is how many events may wait for a slow consumer before the run
+        waits. ``deterministic=True`` releases each step's task output in task-path
+        order instead of live (for tests and replays: same graph, same chunk order).
         """
         projection = Projection.create(
             stream_mode if stream_mode is not None else self.stream_mode,
@@ -183,6 +188,7 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             interrupt_after=interrupt_after,
             durability=durability,
             parent=None,
+            deterministic=deterministic,
         )
         return RunStream(run, projection, buffer)
 

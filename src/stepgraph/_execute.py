@@ -59,6 +59,8 @@ class RunInfo:
     parent: TaskContext | None = None
     failed: TaskFailed | None = None
     """The task whose exception ended the step, for its result event."""
+    task_emitters: dict[str, Emitter] = attrs.Factory(dict)
+    """Per-task buffers in deterministic mode (task id → emitter)."""
     seen_messages: set[Any] = attrs.Factory(set)
     """Ids of messages already in ``messages`` mode (streamed or part of the input)."""
     partial: dict[str, Any] = attrs.Factory(dict)
@@ -241,13 +243,14 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     """The context a task runs with (config, writer, runtime, namespace)."""
     ns = (*run.ns, f"{task.name}:{task.id}")
     ns_str = "|".join(ns)
-    writer = TaskWriter(run.emitter, run.ns)
+    emitter = run.task_emitters.get(task.id, run.emitter)
+    writer = TaskWriter(emitter, run.ns)
     config = _task_config(run, task, ns_str)
     lc_config = None
     if _lc.config_var() is not None:
         lc_config = config
-        if "messages" in run.emitter.wants:
-            handler = _lc.make_handler(run.emitter, run.ns, ns_str, run.seen_messages)
+        if "messages" in emitter.wants:
+            handler = _lc.make_handler(emitter, run.ns, ns_str, run.seen_messages)
             callbacks = config.get("callbacks")
             if callbacks is None:
                 callbacks = [handler]
@@ -261,7 +264,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         config=config,
         writer=writer,
         runtime=Runtime(context=run.context, store=run.store, stream_writer=writer),
-        emitter=run.emitter,
+        emitter=emitter,
         namespace=ns,
         task_id=task.id,
         node=task.name,
@@ -272,7 +275,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         token=run.token,
         resume=list(run.resume.get(task.id, ())),
         checkpointer=run.checkpointer,
-        stream_subgraphs=run.emitter.subgraphs,
+        stream_subgraphs=emitter.subgraphs,
         cancel_scope=run.cancel_scope,
         writer_ns=run.ns,
         lc_config=lc_config,
@@ -345,7 +348,7 @@ async def _once(
                 raise NodeTimeoutError(task.name, node.timeout) from exc
     writes, routes = parse_output(spec, output)
     _check_own_conflicts(spec, writes)
-    if "messages" in run.emitter.wants and output is not None:
+    if "messages" in ctx.emitter.wants and output is not None:
         _emit_output_messages(run, ctx, output, snapshot)
     branches = spec.branches.get(task.name)
     if branches:
@@ -374,7 +377,7 @@ def _emit_output_messages(
         if mid is not None and mid in seen:
             continue
         seen.add(mid)
-        run.emitter.send_from_sync(MessageEvent(run.ns, message, metadata))
+        ctx.emitter.send_from_sync(MessageEvent(run.ns, message, metadata))
 
 
 def _check_own_conflicts(spec: GraphSpec, writes: Sequence[tuple[str, Any]]) -> None:

@@ -25,7 +25,7 @@ from ._persist import Persistence
 from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
 from ._spec import START, GraphSpec, NodeSpec
-from ._writer import Emitter, NullEmitter
+from ._writer import BufferEmitter, Emitter, NullEmitter
 from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError
 from .types import Command, Interrupt, Send
 
@@ -89,6 +89,7 @@ async def run_graph(
     interrupt_after: Sequence[str] = (),
     context: Any = None,
     durability: str | None = None,
+    deterministic: bool = False,
 ) -> RunResult:
     """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events."""
     spec = graph.spec
@@ -113,6 +114,7 @@ async def run_graph(
         parent=parent,
     )
     wants = emitter.wants
+    deterministic = deterministic or isinstance(emitter, BufferEmitter)
     output_keys = set(spec.output_keys)
     output_written = False
 
@@ -184,12 +186,15 @@ async def run_graph(
                 await emitter.send(_start_event(run, task, values))
         done_writes = persist.done_writes
         to_run = [t for t in tasks if t.id not in done_writes]
+        if deterministic:
+            run.task_emitters = {t.id: BufferEmitter(emitter) for t in to_run}
         replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
 
         async def on_done(
             outcome: Outcome, step: int = step, values: dict[str, Any] = values
         ) -> None:
             await persist.task_done(outcome)
+            emitter = run.task_emitters.get(outcome.task.id, run.emitter)
             if isinstance(outcome, Interrupted):
                 if "updates" in wants:
                     await emitter.send(InterruptEvent(ns, outcome.interrupts))
@@ -229,8 +234,10 @@ async def run_graph(
         try:
             outcomes = await run_step(run, to_run, values, on_done) if to_run else []
         except Exception as exc:
+            await _release(run, to_run)
             await _report_failure(run, persist, exc, step)
             raise
+        await _release(run, to_run)
         results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
         interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
         if interrupted:
@@ -263,6 +270,18 @@ async def run_graph(
             return RunResult(ordered_values(spec, values), (), True, output_written)
     await persist.flush()
     return RunResult(ordered_values(spec, values), (), False, output_written)
+
+
+async def _release(run: RunInfo, tasks: Sequence[Task]) -> None:
+    """Deterministic mode: hand each task's buffered events on, in task-path order."""
+    if not run.task_emitters:
+        return
+    buffers, run.task_emitters = run.task_emitters, {}
+    with anyio.CancelScope(shield=True):
+        for task in sorted(tasks, key=lambda t: path_key(t.path)):
+            buffer = buffers.get(task.id)
+            if isinstance(buffer, BufferEmitter):
+                await buffer.release()
 
 
 async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, step: int) -> None:

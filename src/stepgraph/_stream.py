@@ -75,6 +75,8 @@ class RunStream:
         self._finished = False
         self._emitter: StreamEmitter | None = None
         self.seq = -1
+        self._v2 = projection.version == "v2"
+        self._ended: str | None = None
         """Sequence number of the last chunk yielded (gap-free, from 0)."""
 
     # -- lifecycle -------------------------------------------------------------
@@ -98,9 +100,15 @@ class RunStream:
                 try:
                     self._result = await self._run(emitter)
                     await emitter.flush()
+                    self._ended = (
+                        "interrupted" if getattr(self._result, "interrupted", False) else "done"
+                    )
                 except Exception as exc:
                     self._outcome = exc
+                    self._ended = "error"
         finally:
+            if self._ended is None:
+                self._ended = "cancelled"
             self._send.close()
             self._done.set()
 
@@ -167,8 +175,7 @@ class RunStream:
 
     async def __anext__(self) -> Any:
         if self._pending:
-            self.seq += 1
-            return self._pending.popleft()
+            return self._number(self._pending.popleft())
         if self._finished:
             raise StopAsyncIteration
         if not self._started:
@@ -186,8 +193,7 @@ class RunStream:
                 chunks = project(event)
                 if chunks:
                     self._pending.extend(chunks)
-                    self.seq += 1
-                    return self._pending.popleft()
+                    return self._number(self._pending.popleft())
         except BaseException:
             if self._tg is None:
                 await self._stop()
@@ -205,8 +211,7 @@ class RunStream:
         (used by the sync iterator to cross threads once per batch)."""
         out: list[Any] = []
         while self._pending and len(out) < limit:
-            self.seq += 1
-            out.append(self._pending.popleft())
+            out.append(self._number(self._pending.popleft()))
         receive = self._receive
         if receive is None or self._finished:
             return out, False
@@ -220,11 +225,22 @@ class RunStream:
                 break
             for chunk in project(event):
                 if len(out) < limit:
-                    self.seq += 1
-                    out.append(chunk)
+                    out.append(self._number(chunk))
                 else:
                     self._pending.append(chunk)
         return out, False
+
+    def _number(self, chunk: Any) -> Any:
+        self.seq += 1
+        if self._v2:
+            chunk["seq"] = self.seq
+        return chunk
+
+    @property
+    def outcome(self) -> str | None:
+        """How the run ended: ``"done"``, ``"interrupted"``, ``"error"`` or
+        ``"cancelled"`` (None while it runs). Exactly one, always."""
+        return self._ended
 
     @property
     def result(self) -> Any:

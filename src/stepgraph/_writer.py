@@ -13,7 +13,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ._events import CustomEvent, Event
 
-__all__ = ["Emitter", "NullEmitter", "StreamEmitter", "TaskWriter"]
+__all__ = ["BufferEmitter", "Emitter", "NullEmitter", "StreamEmitter", "TaskWriter"]
 
 #: event kinds each stream mode needs
 MODE_NEEDS: dict[str, frozenset[str]] = {
@@ -108,6 +108,29 @@ class StreamEmitter(Emitter):
             async with self._lock:
                 while self._overflow:
                     await self._stream.send(self._overflow.popleft())
+
+
+class BufferEmitter(Emitter):
+    """Collects one task's events so the run can release them in task-path order
+    (deterministic ordering: same-step output never interleaves)."""
+
+    def __init__(self, parent: Emitter) -> None:
+        self.parent = parent
+        self.wants = parent.wants
+        self.subgraphs = parent.subgraphs
+        self.events: list[Event] = []
+
+    async def send(self, event: Event) -> None:
+        self.events.append(event)
+
+    def send_from_sync(self, event: Event) -> None:
+        self.events.append(event)  # list.append is atomic: safe from worker threads
+
+    async def release(self) -> None:
+        """Pass the collected events on to the parent emitter, in order."""
+        events, self.events = self.events, []
+        for event in events:
+            await self.parent.send(event)
 
 
 class TaskWriter:

@@ -15,7 +15,7 @@ from typing import Any
 
 import ormsgpack
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepgraph.checkpoint import CheckpointError, SerializationError, Serializer
@@ -107,12 +107,14 @@ special = st.one_of(
 )
 
 
+@settings(deadline=None)  # CI machines vary; the property, not the speed, is under test
 @given(json_ish)
 def test_json_ish_values_round_trip(value: Any) -> None:
     """Any nested structure of plain values comes back equal, with identical types."""
     assert same(round_trip(value), value)
 
 
+@settings(deadline=None)
 @given(st.lists(special, max_size=5), st.dictionaries(st.text(), special, max_size=3))
 def test_special_types_round_trip(values: list[Any], mapping: dict[str, Any]) -> None:
     """Every supported special type comes back equal, with identical types, also nested."""

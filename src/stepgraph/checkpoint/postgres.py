@@ -229,11 +229,11 @@ class PostgresSaver(SqlSaverBase):
         return conn
 
     def _try_lock(self, lock_key: int) -> tuple[Any, ...] | None:
-        return (
-            self._lease_connection()
-            .execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
-            .fetchone()
-        )
+        conn = self._lease_connection()
+        row: tuple[Any, ...] | None = conn.execute(
+            "SELECT pg_try_advisory_lock(%s)", (lock_key,)
+        ).fetchone()
+        return row
 
     def _acquire(self, thread_id: str, ns: str) -> bool:
         key = (thread_id, ns)

@@ -85,6 +85,14 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 )
 
 
+def _idle_and_open(conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` can go back to the pool: open, and not stuck in a transaction."""
+    try:
+        return not conn.in_transaction
+    except sqlite3.ProgrammingError:  # closed
+        return False
+
+
 class _Pool:
     """Connections shared by worker threads; each is used by one thread at a time."""
 
@@ -106,10 +114,11 @@ class _Pool:
                 yield conn
             finally:
                 with self._lock:
-                    if self._closed:
-                        conn.close()
-                    else:
+                    keep = not self._closed and _idle_and_open(conn)
+                    if keep:
                         self._idle.append(conn)
+                if not keep:
+                    conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -197,11 +206,14 @@ class SqliteSaver(SqlSaverBase):
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                try:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the pool drops a connection still in a transaction
                 raise
-            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._transaction(write=True) as conn:

@@ -136,7 +136,11 @@ def case_docs_joke(lib):
         .add_edge("generate_joke", lib.END)
         .compile()
     )
-    return Case(graph, {"topic": "ice cream"})
+    return Case(
+        graph,
+        {"topic": "ice cream"},
+        extra_modes=("invoke:updates", "tasks", "updates+tasks", "custom"),
+    )
 
 
 def case_plain_keys_absent_until_written(lib):
@@ -503,7 +507,7 @@ def case_cond_edge_returns_send(lib):
 
     builder = log_graph(lib, ["src"], LogAndValue).add_node("worker", worker)
     builder.add_edge(lib.START, "src").add_conditional_edges("src", route)
-    return Case(builder.compile(), {"log": [], "value": "v"})
+    return Case(builder.compile(), {"log": [], "value": "v"}, extra_modes=("tasks",))
 
 
 def case_cond_edge_mixed_names_and_sends(lib):
@@ -660,7 +664,7 @@ def case_command_list_same_key(lib):
 
     builder = lib.StateGraph(LogState).add_node(a).add_node("b", appender("b"))
     builder.add_edge(lib.START, "a")
-    return Case(builder.compile(), {"log": []})
+    return Case(builder.compile(), {"log": []}, extra_modes=("invoke:updates", "tasks"))
 
 
 def case_command_update_as_tuples(lib):
@@ -759,7 +763,11 @@ def case_subgraph_as_node(lib):
 
     builder = lib.StateGraph(ParentState).add_node("sub", sub).add_node(after)
     builder.add_edge(lib.START, "sub").add_edge("sub", "after")
-    return Case(builder.compile(), {"topic": "t", "log": []})
+    return Case(
+        builder.compile(),
+        {"topic": "t", "log": []},
+        extra_modes=("updates@sub", "values@sub", "updates+values@sub"),
+    )
 
 
 def case_subgraph_called_in_node(lib):
@@ -783,7 +791,7 @@ def case_subgraph_called_in_node(lib):
         return {"value": out["y"], "log": [sorted(out.items())]}
 
     builder = lib.StateGraph(S).add_node(call).add_edge(lib.START, "call")
-    return Case(builder.compile(), {"value": 21})
+    return Case(builder.compile(), {"value": 21}, extra_modes=("updates@sub",))
 
 
 def case_nested_subgraphs(lib):
@@ -792,7 +800,7 @@ def case_nested_subgraphs(lib):
     middle = middle.add_edge(lib.START, "inner").add_edge("inner", "m").compile()
     builder = lib.StateGraph(LogState).add_node("middle", middle).add_node("o", appender("o"))
     builder.add_edge(lib.START, "middle").add_edge("middle", "o")
-    return Case(builder.compile(), {"log": ["in"]})
+    return Case(builder.compile(), {"log": ["in"]}, extra_modes=("updates@sub", "values@sub"))
 
 
 # --------------------------------------------------------------------------------------
@@ -958,7 +966,7 @@ def case_node_raises_custom_exception(lib):
 
     builder = log_graph(lib, ["a"]).add_node(boom)
     builder.add_edge(lib.START, "a").add_edge("a", "boom")
-    return Case(builder.compile(), {"log": []})
+    return Case(builder.compile(), {"log": []}, extra_modes=("tasks",))
 
 
 class Flaky(Exception):
@@ -1167,6 +1175,7 @@ def case_interrupt_and_resume(lib):
         {"question": "why?", "log": []},
         saver_config(),
         followups=(lib.Command(resume="because"),),
+        extra_modes=("tasks", "updates+tasks"),
     )
 
 
@@ -1488,6 +1497,344 @@ def case_async_command_goto(lib):
     builder = lib.StateGraph(LogState).add_node(a).add_node("b", async_appender("b"))
     builder.add_edge(lib.START, "a")
     return Case(builder.compile(), {"log": []}, is_async=True)
+
+
+# --------------------------------------------------------------------------------------
+# custom stream mode and subgraph streaming
+
+CUSTOM_MODES = ("custom", "updates+custom", "custom+values")
+
+
+def case_custom_writer_param_and_getter(lib):
+    """Custom events from the writer parameter and from get_stream_writer()."""
+
+    def a(state: LogState, writer):
+        writer({"progress": 1})
+        lib.get_stream_writer()("text event")
+        return {"log": ["a"]}
+
+    def b(state: LogState):
+        lib.get_stream_writer()(("tuple", 2))
+        return {"log": ["b"]}
+
+    builder = lib.StateGraph(LogState).add_node(a).add_node(b)
+    builder.add_edge(lib.START, "a").add_edge("a", "b")
+    return Case(builder.compile(), {"log": []}, extra_modes=CUSTOM_MODES)
+
+
+def case_custom_events_from_subgraph(lib):
+    """Custom events inside a subgraph are dropped unless subgraphs=True."""
+
+    def inner(state: LogState):
+        lib.get_stream_writer()({"from": "inner"})
+        return {"log": ["inner"]}
+
+    sub = lib.StateGraph(LogState).add_node(inner).add_edge(lib.START, "inner").compile()
+
+    def outer(state: LogState):
+        lib.get_stream_writer()({"from": "outer"})
+        return {"log": ["outer"]}
+
+    builder = lib.StateGraph(LogState).add_node("sub", sub).add_node(outer)
+    builder.add_edge(lib.START, "sub").add_edge("sub", "outer")
+    return Case(
+        builder.compile(),
+        {"log": []},
+        extra_modes=(*CUSTOM_MODES, "custom@sub", "updates+custom@sub"),
+    )
+
+
+def case_async_custom_writer(lib):
+    async def a(state: LogState, writer):
+        writer("param")
+        await anyio.sleep(0)
+        lib.get_stream_writer()("getter")
+        return {"log": ["a"]}
+
+    builder = lib.StateGraph(LogState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": []}, is_async=True, extra_modes=CUSTOM_MODES)
+
+
+def case_interrupt_inside_subgraph(lib):
+    """An interrupt raised in a subgraph node surfaces in the parent and resumes there."""
+    runs = []
+
+    def ask(state: AskState):
+        runs.append("ask")
+        return {"answer": lib.interrupt("sub question"), "log": ["ask"]}
+
+    sub = lib.StateGraph(AskState).add_node(ask).add_edge(lib.START, "ask").compile()
+    builder = lib.StateGraph(AskState)
+    builder.add_node("prep", appender("prep")).add_node("sub", sub)
+    builder.add_node("done", appender("done"))
+    builder.add_edge(lib.START, "prep").add_edge("prep", "sub").add_edge("sub", "done")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(
+        graph,
+        {"question": "q", "log": []},
+        saver_config(),
+        followups=(lib.Command(resume="sub answer"),),
+        observe=lambda: list(runs),
+        extra_modes=("updates@sub",),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# v2 output, Overwrite, runtime context
+
+
+def case_version_v2(lib):
+    return Case(_ab_graph(lib), {"a": "A0"}, kwargs={"version": "v2"})
+
+
+def case_version_v2_interrupt(lib):
+    def ask(state: AskState):
+        return {"answer": lib.interrupt("v2?")}
+
+    builder = lib.StateGraph(AskState).add_node(ask).add_edge(lib.START, "ask")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(
+        graph,
+        {"question": "q"},
+        saver_config(),
+        followups=(lib.Command(resume="v2!"),),
+        kwargs={"version": "v2"},
+    )
+
+
+def case_overwrite_bypasses_reducer(lib):
+    def a(state: LogState):
+        return {"log": lib.Overwrite(["reset"])}
+
+    builder = log_graph(lib, ["first", "after"]).add_node(a)
+    builder.add_edge(lib.START, "first").add_edge("first", "a").add_edge("a", "after")
+    return Case(builder.compile(), {"log": ["in"]})
+
+
+@dataclass
+class UserContext:
+    user: str
+    level: int = 1
+
+
+def case_runtime_context(lib):
+    """invoke(context=dict) is coerced to context_schema; runtime and get_runtime see it."""
+
+    def a(state: LogState, runtime: lib.Runtime[UserContext]):
+        ctx = runtime.context
+        return {"log": [type(ctx).__name__, ctx.user, ctx.level]}
+
+    def b(state: LogState):
+        return {"log": [lib.get_runtime(UserContext).context.user]}
+
+    builder = lib.StateGraph(LogState, context_schema=UserContext).add_node(a).add_node(b)
+    builder.add_edge(lib.START, "a").add_edge("a", "b")
+    return Case(builder.compile(), {"log": []}, kwargs={"context": {"user": "ann"}})
+
+
+# --------------------------------------------------------------------------------------
+# side effects: re-runs, cancellation, early close
+
+
+def case_interrupt_node_reruns_from_start(lib):
+    """On resume the interrupted node runs again from its first line."""
+    runs = []
+
+    def ask(state: AskState):
+        runs.append("before interrupt")
+        reply = lib.interrupt("again?")
+        runs.append(f"after interrupt: {reply}")
+        return {"answer": reply}
+
+    builder = lib.StateGraph(AskState).add_node(ask).add_edge(lib.START, "ask")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(
+        graph,
+        {"question": "q"},
+        saver_config(),
+        followups=(lib.Command(resume="yes"),),
+        observe=lambda: list(runs),
+    )
+
+
+def case_stream_closed_early(lib):
+    """Closing the stream after two chunks: later steps never run."""
+    ran = []
+
+    def make(name):
+        def node(state: LogState):
+            ran.append(name)
+            return {"log": [name]}
+
+        return node
+
+    builder = lib.StateGraph(LogState)
+    for name in ("a", "b", "c", "d"):
+        builder.add_node(name, make(name))
+    builder.add_edge(lib.START, "a").add_edge("a", "b").add_edge("b", "c").add_edge("c", "d")
+    return Case(builder.compile(), {"log": []}, take=2, observe=lambda: list(ran))
+
+
+def case_async_sibling_cancelled_on_failure(lib):
+    """A failing task cancels its in-flight async sibling (whose finally runs)."""
+    seen = []
+
+    async def slow(state: LogState):
+        seen.append("slow started")
+        try:
+            await anyio.sleep(5)
+            seen.append("slow finished")
+        finally:
+            seen.append("slow left")
+        return {"log": ["slow"]}
+
+    async def boom(state: LogState):
+        await anyio.sleep(0.01)
+        raise ValueError("boom")
+
+    builder = lib.StateGraph(LogState).add_node(slow).add_node(boom)
+    builder.add_edge(lib.START, "slow").add_edge(lib.START, "boom")
+    return Case(builder.compile(), {"log": []}, is_async=True, observe=lambda: list(seen))
+
+
+def case_async_stream_closed_early(lib):
+    ran = []
+
+    def make(name):
+        async def node(state: LogState):
+            ran.append(name)
+            await anyio.sleep(0)
+            return {"log": [name]}
+
+        return node
+
+    builder = lib.StateGraph(LogState)
+    for name in ("a", "b", "c"):
+        builder.add_node(name, make(name))
+    builder.add_edge(lib.START, "a").add_edge("a", "b").add_edge("b", "c")
+    return Case(
+        builder.compile(), {"log": []}, is_async=True, take=1, observe=lambda: list(ran)
+    )
+
+
+# --------------------------------------------------------------------------------------
+# state inspection on a checkpointed thread
+
+
+def _snapshot(graph, config):
+    snap = graph.get_state(config)
+    return {
+        "values": snap.values,
+        "next": snap.next,
+        "tasks": [(t.name, [i.value for i in t.interrupts]) for t in snap.tasks],
+        "interrupts": [i.value for i in snap.interrupts],
+        "history": [
+            (s.metadata["source"], s.metadata["step"], s.next)
+            for s in graph.get_state_history(config)
+        ],
+    }
+
+
+def case_get_state_after_interrupt(lib):
+    def ask(state: AskState):
+        return {"answer": lib.interrupt("state?")}
+
+    builder = log_graph(lib, ["a"], AskState).add_node(ask)
+    builder.add_edge(lib.START, "a").add_edge("a", "ask")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(graph, {"log": []}, saver_config(), inspect=_snapshot)
+
+
+def case_get_state_after_run(lib):
+    graph = chain(lib, ["a", "b"]).compile(checkpointer=lib.MemorySaver())
+    return Case(graph, {"log": ["in"]}, saver_config(), inspect=_snapshot)
+
+
+def case_update_state_then_continue(lib):
+    """update_state goes through reducers; invoke(None) continues a paused thread."""
+
+    def inspect(graph, config):
+        graph.update_state(config, {"log": ["patched"]})
+        before = graph.get_state(config)
+        graph.invoke(None, config)
+        after = graph.get_state(config)
+        return {"before": (before.values, before.next), "after": (after.values, after.next)}
+
+    graph = chain(lib, ["a", "b"]).compile(checkpointer=lib.MemorySaver(), interrupt_before=["b"])
+    return Case(graph, {"log": []}, saver_config(), inspect=inspect)
+
+
+# --------------------------------------------------------------------------------------
+# more routing and messages
+
+
+def case_cond_edge_list_with_end(lib):
+    def route(state: LogState):
+        return ["b", lib.END]
+
+    builder = log_graph(lib, ["a", "b"])
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []})
+
+
+def case_command_goto_end(lib):
+    def a(state: LogState):
+        return lib.Command(goto=lib.END, update={"log": ["a"]})
+
+    builder = lib.StateGraph(LogState).add_node(a).add_node("b", appender("b"))
+    builder.add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_retry_policy_list(lib):
+    """With several policies, the first whose retry_on matches is used."""
+    attempts = []
+
+    def flaky(state: LogState):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise Flaky(f"attempt {len(attempts)}")
+        return {"log": [f"attempts={len(attempts)}"]}
+
+    policies = [
+        lib.RetryPolicy(retry_on=KeyError, max_attempts=1, initial_interval=0, jitter=False),
+        lib.RetryPolicy(retry_on=Flaky, max_attempts=3, initial_interval=0, jitter=False),
+    ]
+    builder = lib.StateGraph(LogState).add_node(flaky, retry_policy=policies)
+    builder.add_edge(lib.START, "flaky")
+    return Case(builder.compile(), {"log": []}, observe=lambda: len(attempts))
+
+
+def case_messages_tuple_and_tool_formats(lib):
+    class S(TypedDict):
+        messages: Annotated[list, lib.add_messages]
+
+    def tool(state: S):
+        return {
+            "messages": [
+                {"role": "tool", "content": "42", "tool_call_id": "call1"},
+                ("assistant", "done"),
+            ]
+        }
+
+    builder = lib.StateGraph(S).add_node(tool).add_edge(lib.START, "tool")
+    return Case(builder.compile(), {"messages": [("user", "hi"), ("system", "be brief")]})
+
+
+def case_sync_invoke_of_async_node(lib):
+    """An async node under the sync API (LangGraph: TypeError); async APIs run it."""
+
+    async def anode(state: LogState):
+        await anyio.sleep(0)
+        return {"log": ["anode"]}
+
+    builder = lib.StateGraph(LogState).add_node(anode).add_edge(lib.START, "anode")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_interrupt_after_all_nodes(lib):
+    graph = chain(lib, ["a", "b"]).compile(checkpointer=lib.MemorySaver(), interrupt_after="*")
+    return Case(graph, {"log": []}, saver_config(), followups=(None, None))
 
 
 # --------------------------------------------------------------------------------------

@@ -6,7 +6,11 @@ async twins) on the compiled graph a case built, exactly as a user program would
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -18,13 +22,49 @@ from .normalize import Normalizer, is_interrupt, sort_key
 # How a case is driven.  "trio" exists only for stepgraph; LangGraph's async API is
 # asyncio-only, so the trio run of stepgraph is compared with LangGraph on asyncio.
 APIS = ("sync", "asyncio", "trio")
-# "invoke" compares the return value; the others the chunks of stream(stream_mode=...).
+# Every case is compared in these modes: "invoke" compares the return value, the others
+# the chunks of stream(stream_mode=...).  A case may add ``extra_modes``.
 MODES = ("invoke", "updates", "values", "updates+values")
-STREAM_MODES: dict[str, Any] = {
-    "updates": "updates",
-    "values": "values",
-    "updates+values": ["updates", "values"],
-}
+
+# A run that takes longer than this is recorded as a HarnessTimeout error, so a
+# hanging engine fails one comparison instead of stalling the whole suite.
+RUN_TIMEOUT = float(os.environ.get("STEPGRAPH_DIFF_RUN_TIMEOUT", "15"))
+
+
+@attrs.frozen
+class ModeSpec:
+    """A mode name parsed: ``"invoke"``, ``"invoke:updates"`` (invoke with a
+    stream_mode), ``"a+b"`` (a list of stream modes), ``"...@sub"`` (subgraphs=True)."""
+
+    invoke: bool
+    stream_mode: Any
+    subgraphs: bool
+
+    @classmethod
+    def parse(cls, name: str) -> ModeSpec:
+        base, _, flag = name.partition("@")
+        if flag not in ("", "sub"):
+            raise ValueError(f"unknown mode flag in {name!r}")
+        invoke = base == "invoke" or base.startswith("invoke:")
+        if base.startswith("invoke:"):
+            base = base[len("invoke:") :]
+        elif base == "invoke":
+            base = ""
+        parts = base.split("+") if base else []
+        stream_mode: Any = None
+        if len(parts) == 1:
+            stream_mode = parts[0]
+        elif parts:
+            stream_mode = parts
+        return cls(invoke=invoke, stream_mode=stream_mode, subgraphs=flag == "sub")
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.stream_mode is not None:
+            out["stream_mode"] = self.stream_mode
+        if self.subgraphs:
+            out["subgraphs"] = True
+        return out
 
 
 @attrs.frozen
@@ -65,7 +105,20 @@ class Case:
     parallel: bool = False
     # Modes whose LangGraph output is itself a race and cannot be compared.
     racy: frozenset[str] = frozenset()
+    # More modes to compare for this case (see ModeSpec), e.g. "custom", "tasks".
+    extra_modes: tuple[str, ...] = ()
+    # Called after each input's run; its (normalized) result is compared too: side
+    # effects such as which nodes ran or how often a node was attempted.
+    observe: Callable[[], Any] | None = None
+    # Called once after all inputs as inspect(graph, config) (sync API) or awaited
+    # (async API); compared as a last record.  For get_state and friends.
+    inspect: Callable[[Any, Any], Any] | None = None
+    # Stop reading each stream after this many chunks (closing it explicitly).
+    take: int | None = None
     note: str = ""
+
+    def modes(self) -> tuple[str, ...]:
+        return MODES + tuple(m for m in self.extra_modes if m not in MODES)
 
 
 def apis_for(case: Case) -> tuple[str, ...]:
@@ -102,17 +155,47 @@ def _resolve(item: Any, lib: Any, previous: list[Any]) -> Any:
     return item
 
 
-def _record(norm: Normalizer, mode: str, produced: list[Any], result: Any, error: Any) -> dict:
+def _record(
+    norm: Normalizer, spec: ModeSpec, case: Case, produced: list[Any], result: Any, error: Any
+) -> dict:
     rec: dict[str, Any] = {}
-    if mode == "invoke":
+    if spec.invoke:
         rec["output"] = norm(result) if error is None else None
     else:
         rec["chunks"] = [norm(chunk) for chunk in produced]
     rec["error"] = None if error is None else norm.error(error)
+    if case.observe is not None:
+        rec["observed"] = norm(case.observe())
     return rec
 
 
+class HarnessTimeout(Exception):
+    """A case run did not finish within RUN_TIMEOUT seconds."""
+
+
+@contextlib.contextmanager
+def _sync_deadline(seconds: float) -> Any:
+    """SIGALRM-based deadline for sync runs (main thread only; else no deadline)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise HarnessTimeout(f"no result after {seconds:g} s")
+
+    previous_handler = signal.signal(signal.SIGALRM, expire)
+    previous_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_timer[0]:
+            signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+
+
 def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
+    spec = ModeSpec.parse(mode)
     norm = Normalizer()
     records = []
     previous: list[Any] = []
@@ -121,23 +204,34 @@ def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
         produced: list[Any] = []
         result = error = None
         try:
-            if mode == "invoke":
-                result = case.graph.invoke(value, _config(case), **case.kwargs)
-                produced.append(result)
-            else:
-                stream = case.graph.stream(
-                    value, _config(case), stream_mode=STREAM_MODES[mode], **case.kwargs
-                )
-                for chunk in stream:
-                    produced.append(chunk)
+            with _sync_deadline(RUN_TIMEOUT):
+                if spec.invoke:
+                    result = case.graph.invoke(
+                        value, _config(case), **spec.kwargs(), **case.kwargs
+                    )
+                    produced.append(result)
+                else:
+                    stream = case.graph.stream(value, _config(case), **spec.kwargs(), **case.kwargs)
+                    try:
+                        for chunk in stream:
+                            produced.append(chunk)
+                            if case.take is not None and len(produced) >= case.take:
+                                break
+                    finally:
+                        close = getattr(stream, "close", None)
+                        if close is not None:
+                            close()
         except Exception as exc:
             error = exc
-        records.append(_record(norm, mode, produced, result, error))
+        records.append(_record(norm, spec, case, produced, result, error))
         previous = produced
+    if case.inspect is not None:
+        records.append({"inspect": norm(case.inspect(case.graph, _config(case)))})
     return records
 
 
 async def _run_async(case: Case, lib: Any, mode: str) -> list[dict]:
+    spec = ModeSpec.parse(mode)
     norm = Normalizer()
     records = []
     previous: list[Any] = []
@@ -146,19 +240,36 @@ async def _run_async(case: Case, lib: Any, mode: str) -> list[dict]:
         produced: list[Any] = []
         result = error = None
         try:
-            if mode == "invoke":
-                result = await case.graph.ainvoke(value, _config(case), **case.kwargs)
-                produced.append(result)
-            else:
-                stream = case.graph.astream(
-                    value, _config(case), stream_mode=STREAM_MODES[mode], **case.kwargs
-                )
-                async for chunk in stream:
-                    produced.append(chunk)
+            with anyio.fail_after(RUN_TIMEOUT if RUN_TIMEOUT > 0 else None):
+                if spec.invoke:
+                    result = await case.graph.ainvoke(
+                        value, _config(case), **spec.kwargs(), **case.kwargs
+                    )
+                    produced.append(result)
+                else:
+                    stream = case.graph.astream(
+                        value, _config(case), **spec.kwargs(), **case.kwargs
+                    )
+                    try:
+                        async for chunk in stream:
+                            produced.append(chunk)
+                            if case.take is not None and len(produced) >= case.take:
+                                break
+                    finally:
+                        aclose = getattr(stream, "aclose", None)
+                        if aclose is not None:
+                            await aclose()
+        except TimeoutError:
+            error = HarnessTimeout(f"no result after {RUN_TIMEOUT:g} s")
         except Exception as exc:
             error = exc
-        records.append(_record(norm, mode, produced, result, error))
+        records.append(_record(norm, spec, case, produced, result, error))
         previous = produced
+    if case.inspect is not None:
+        found = case.inspect(case.graph, _config(case))
+        if hasattr(found, "__await__"):
+            found = await found
+        records.append({"inspect": norm(found)})
     return records
 
 
@@ -292,10 +403,13 @@ def canonical(
             if mode == "updates":
                 step_sizes = sizes[index] if sizes is not None and index < len(sizes) else None
                 rec["chunks"] = _sort_by_sizes(chunks, step_sizes)
-            elif mode == "updates+values":
-                rec["chunks"] = _sort_between_boundaries(chunks)
             elif mode == "values":
                 rec["chunks"] = _sort_interrupt_runs(chunks)
+            elif "values" in (ModeSpec.parse(mode).stream_mode or ()):
+                rec["chunks"] = _sort_between_boundaries(chunks)
+            else:
+                # No step boundaries in this stream: compare the multiset.
+                rec["chunks"] = sorted(chunks, key=sort_key)
         out.append(rec)
     return out
 

@@ -25,12 +25,15 @@ _NAMES: tuple[tuple[str, str], ...] = (
     ("interrupt", "types"),
     ("Interrupt", "types"),
     ("RetryPolicy", "types"),
+    ("Overwrite", "types"),
     ("get_stream_writer", "config"),
     ("get_config", "config"),
     ("GraphRecursionError", "errors"),
     ("InvalidUpdateError", "errors"),
     ("EmptyInputError", "errors"),
     ("MemorySaver", "checkpoint.memory"),
+    ("Runtime", "runtime"),
+    ("get_runtime", "runtime"),
 )
 
 LANGGRAPH_INSTALL_HINT = "differential tests need langgraph installed: pip install langgraph==1.2.22"

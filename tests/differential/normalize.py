@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+HEX32_RE = re.compile(r"[0-9a-f]{32}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # Exception classes of ``langgraph.errors``: a stepgraph exception is reported under the
@@ -156,7 +157,12 @@ class Normalizer:
         if isinstance(obj, BaseException):
             return {"$error": self.error(obj)}
         if isinstance(obj, Mapping):
-            return {self._key(k): self.norm(v) for k, v in obj.items()}
+            out = {self._key(k): self.norm(v) for k, v in obj.items()}
+            raw_id = obj.get("id") if "value" in obj else None
+            if isinstance(raw_id, str) and HEX32_RE.fullmatch(raw_id):
+                # An interrupt rendered as a dict (``tasks`` mode): same placeholder.
+                out["id"] = self.interrupt_id(raw_id, out["value"])
+            return out
         if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
             return {"$tuple": [self.norm(v) for v in obj]}
         if isinstance(obj, list):
@@ -190,6 +196,9 @@ class Normalizer:
     def record(self, obj: Any) -> dict[str, Any]:
         """Dataclasses, pydantic models, named tuples, Send/Command, anything else."""
         name = type(obj).__name__
+        if name == "Overwrite" and hasattr(obj, "value"):
+            # Only the wrapped value is public; LangGraph's class has internal fields.
+            return {"$object": name, "value": self.norm(obj.value)}
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
             return {"$object": name, **{k: self.norm(v) for k, v in fields.items()}}

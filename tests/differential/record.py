@@ -27,11 +27,11 @@ if __package__ in (None, ""):
     # Run as a script: make the package importable as ``differential``.
     sys.path.insert(0, str(HERE.parent))
     from differential.corpus import CASES
-    from differential.harness import MODES, observe
+    from differential.harness import observe
     from differential.libs import load_langgraph
 else:
     from .corpus import CASES
-    from .harness import MODES, observe
+    from .harness import observe
     from .libs import load_langgraph
 
 # The recorded API kinds: stepgraph's trio run is checked against "asyncio".
@@ -61,7 +61,7 @@ def record_case(name: str, lib: Any, repeat: int) -> dict[str, Any]:
         if api == "sync" and probe.is_async:
             continue
         per_mode: dict[str, Any] = {}
-        for mode in MODES:
+        for mode in probe.modes():
             runs = [observe(fn, lib, api, mode) for _ in range(repeat)]
             first = runs[0]
             deterministic = all(

@@ -18,7 +18,7 @@ from .libs import LANGGRAPH_INSTALL_HINT, load_langgraph, load_target, target_na
 pytest.importorskip("langgraph", reason=LANGGRAPH_INSTALL_HINT)
 
 from .corpus import CASES  # noqa: E402
-from .harness import MODES, apis_for, canonical, run_case, segment_sizes  # noqa: E402
+from .harness import apis_for, canonical, run_case, segment_sizes  # noqa: E402
 
 try:
     CANDIDATE = load_target()
@@ -32,11 +32,10 @@ pytestmark = [pytest.mark.differential, pytest.mark.timeout(60)]
 
 def _params() -> list:
     params = []
-    for name in CASES:
-        # Async cases are named async_*; test_case_flags checks the Case agrees.
-        apis = ("asyncio", "trio") if name.startswith("async_") else ("sync", "asyncio", "trio")
-        for api in apis:
-            for mode in MODES:
+    for name, fn in CASES.items():
+        probe = fn(REFERENCE)  # only read for its flags; every test builds its own
+        for api in apis_for(probe):
+            for mode in probe.modes():
                 marks = []
                 if api == "trio" and target_name() == "langgraph":
                     marks.append(pytest.mark.skip(reason="LangGraph's async API is asyncio-only"))

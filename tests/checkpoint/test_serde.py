@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from stepgraph.checkpoint import CheckpointError, SerializationError, Serializer
 from stepgraph.errors import StepgraphError
 
-from .values import Level, Money, Pair, Point, Reading, Strict, Unit
+from .values import Box, Level, Money, Pair, Point, Reading, Strict, Unit
 
 SERDE = Serializer()
 
@@ -175,6 +175,12 @@ def test_pydantic_validators_are_not_run_twice() -> None:
     assert back == model
     assert back.name == "hi!"
     assert back.model_fields_set == {"name"}
+
+
+def test_generic_pydantic_model_comes_back_as_its_origin_class() -> None:
+    back = round_trip(Box[int](item=3))
+    assert type(back) is Box
+    assert back.item == 3
 
 
 def test_pydantic_unset_fields_stay_unset() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 import pydantic
@@ -58,3 +58,10 @@ class Strict(pydantic.BaseModel):
 class Pair(NamedTuple):
     left: Any
     right: Any
+
+
+T = TypeVar("T")
+
+
+class Box(pydantic.BaseModel, Generic[T]):
+    item: T

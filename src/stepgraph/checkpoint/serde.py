@@ -17,8 +17,10 @@ Python values MessagePack lacks. These round-trip with their type intact:
 
 Subclasses of ``dict``, ``list``, ``str``, ``int`` and ``float`` (other than enums and
 named tuples) are stored as their base type; ``bytearray`` and ``memoryview`` as
-``bytes``. Classes must be importable: a class defined inside a function is refused
-when the value is stored, not when it is read.
+``bytes``; pydantic private attributes are not stored (they get their defaults back).
+Classes must be importable: a class defined inside a function is refused when the value
+is stored, not when it is read. Reading a value imports the module its class names and
+calls that class's constructor; nothing else from storage is ever executed.
 
 Pickle is off by default. Nothing is pickled and no stored pickle payload is ever
 loaded unless the serializer was created with ``Serializer(allow_pickle=True)``; then
@@ -115,8 +117,8 @@ def _type_name(obj: Any) -> str:
     return type(obj).__qualname__
 
 
-def _class_path(obj: Any) -> tuple[str, str]:
-    cls = type(obj)
+def _class_path(obj: Any, cls: type | None = None) -> tuple[str, str]:
+    cls = type(obj) if cls is None else cls
     qualname = cls.__qualname__
     if "<locals>" in qualname:
         raise _Unencodable(
@@ -274,8 +276,11 @@ class _Encoder:
         if pydantic is not None and isinstance(obj, pydantic.BaseModel):
             fields = {name: getattr(obj, name) for name in cls.model_fields}
             extra = obj.model_extra or {}
+            # a parametrized generic (Model[int]) is rebuilt as its importable origin class
+            origin = cls.__pydantic_generic_metadata__.get("origin") or cls
             return self.ext(
-                _PYDANTIC, [*_class_path(obj), fields, dict(extra), sorted(obj.model_fields_set)]
+                _PYDANTIC,
+                [*_class_path(obj, origin), fields, dict(extra), sorted(obj.model_fields_set)],
             )
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}

@@ -24,12 +24,12 @@ find_bindir() {
         dirname "$(readlink -f "$(command -v pg_ctl)")"
         return 0
     fi
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    while IFS= read -r d; do
         if [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ]; then
             echo "$d"
             return 0
         fi
-    done
+    done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
     return 1
 }
 

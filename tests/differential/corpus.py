@@ -1838,6 +1838,80 @@ def case_interrupt_after_all_nodes(lib):
 
 
 # --------------------------------------------------------------------------------------
+# builder validation: each build_* function performs builder calls; the error raised (or
+# none) is compared.
+
+
+def build_valid_graph(lib):
+    chain(lib, ["a", "b"]).compile()
+
+
+def build_duplicate_node(lib):
+    log_graph(lib, ["a"]).add_node("a", appender("a"))
+
+
+def build_reserved_start_name(lib):
+    lib.StateGraph(LogState).add_node(lib.START, appender("x"))
+
+
+def build_reserved_end_name(lib):
+    lib.StateGraph(LogState).add_node(lib.END, appender("x"))
+
+
+def build_reserved_pipe_character(lib):
+    lib.StateGraph(LogState).add_node("a|b", appender("x"))
+
+
+def build_reserved_colon_character(lib):
+    lib.StateGraph(LogState).add_node("a:b", appender("x"))
+
+
+def build_edge_from_end(lib):
+    log_graph(lib, ["a"]).add_edge(lib.END, "a")
+
+
+def build_edge_to_start(lib):
+    log_graph(lib, ["a"]).add_edge("a", lib.START)
+
+
+def build_no_entrypoint(lib):
+    log_graph(lib, ["a"]).compile()
+
+
+def build_edge_to_unknown_node(lib):
+    log_graph(lib, ["a"]).add_edge(lib.START, "a").add_edge("a", "nope").compile()
+
+
+def build_edge_from_unknown_node(lib):
+    log_graph(lib, ["a"]).add_edge(lib.START, "a").add_edge("nope", "a").compile()
+
+
+def build_join_from_unknown_node(lib):
+    builder = log_graph(lib, ["a", "c"]).add_edge(lib.START, "a")
+    builder.add_edge(["a", "nope"], "c").compile()
+
+
+def build_path_map_to_unknown_node(lib):
+    builder = log_graph(lib, ["a"]).add_edge(lib.START, "a")
+    builder.add_conditional_edges("a", lambda state: "x", {"x": "nope"}).compile()
+
+
+def build_empty_sequence(lib):
+    lib.StateGraph(LogState).add_sequence([])
+
+
+def build_interrupt_before_unknown_node(lib):
+    chain(lib, ["a"]).compile(interrupt_before=["nope"])
+
+
+BUILD_CASES: dict[str, Callable[[Any], None]] = {
+    name[len("build_") :]: fn
+    for name, fn in list(globals().items())
+    if name.startswith("build_") and callable(fn)
+}
+
+
+# --------------------------------------------------------------------------------------
 
 CASES: dict[str, Callable[[Any], Case]] = {
     name[len("case_") :]: fn

@@ -289,6 +289,15 @@ def run_case(
     return anyio.run(main, backend=api)
 
 
+def run_build(build_fn: Callable[[Any], None], lib: Any) -> dict:
+    """Run a builder-validation case: the error it raised, normalized (or None)."""
+    try:
+        build_fn(lib)
+    except Exception as exc:
+        return {"error": Normalizer().error(exc)}
+    return {"error": None}
+
+
 # -- canonical forms ----------------------------------------------------------------
 #
 # LangGraph streams the updates of one step in completion order, and with interrupts

@@ -26,12 +26,12 @@ EXPECTED = HERE / "expected_langgraph.json"
 if __package__ in (None, ""):
     # Run as a script: make the package importable as ``differential``.
     sys.path.insert(0, str(HERE.parent))
-    from differential.corpus import CASES
-    from differential.harness import observe
+    from differential.corpus import BUILD_CASES, CASES
+    from differential.harness import observe, run_build
     from differential.libs import load_langgraph
 else:
-    from .corpus import CASES
-    from .harness import observe
+    from .corpus import BUILD_CASES, CASES
+    from .harness import observe, run_build
     from .libs import load_langgraph
 
 # The recorded API kinds: stepgraph's trio run is checked against "asyncio".
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recording {name}", file=sys.stderr)
         cases[name] = record_case(name, lib, args.repeat)
 
+    build = {name: run_build(fn, lib) for name, fn in BUILD_CASES.items()}
     data = {
+        "build": build,
         "meta": {
             "langgraph": version("langgraph"),
             "python": platform.python_version(),
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         old = json.loads(args.output.read_text())["cases"]
         bad = [n for n in names if old.get(n) != cases[n]]
+        old_build = json.loads(args.output.read_text())["build"]
+        bad += [f"build:{n}" for n in build if old_build.get(n) != build[n]]
         print(f"{len(names) - len(bad)} same, {len(bad)} differ: {bad}", file=sys.stderr)
         return 1 if bad else 0
     if args.only is None and not args.print:
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(args.output.read_text()) if args.output.exists() else data
         old["cases"].update(cases)
         old["meta"] = data["meta"]
+        old["build"] = build
         args.output.write_text(dumps(old) + "\n")
         print(f"updated {len(cases)} cases in {args.output}", file=sys.stderr)
     return 0

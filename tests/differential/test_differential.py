@@ -17,8 +17,8 @@ from .libs import LANGGRAPH_INSTALL_HINT, load_langgraph, load_target, target_na
 
 pytest.importorskip("langgraph", reason=LANGGRAPH_INSTALL_HINT)
 
-from .corpus import CASES  # noqa: E402
-from .harness import apis_for, canonical, run_case, segment_sizes  # noqa: E402
+from .corpus import BUILD_CASES, CASES  # noqa: E402
+from .harness import apis_for, canonical, run_build, run_case, segment_sizes  # noqa: E402
 
 try:
     CANDIDATE = load_target()
@@ -65,3 +65,9 @@ def test_same_as_langgraph(name: str, api: str, mode: str) -> None:
     got_case, got_records = run_case(fn, CANDIDATE, api, mode)
     got = canonical(got_case, mode, got_records, sizes)
     assert got == expected, f"{name} [{api} {mode}]: {ref_case.note or fn.__doc__ or ''}"
+
+
+@pytest.mark.parametrize("name", list(BUILD_CASES))
+def test_builder_validation_same_as_langgraph(name: str) -> None:
+    fn = BUILD_CASES[name]
+    assert run_build(fn, CANDIDATE) == run_build(fn, REFERENCE)

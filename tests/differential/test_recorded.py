@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from .corpus import CASES
-from .harness import canonical, run_case, segment_sizes
+from .corpus import BUILD_CASES, CASES
+from .harness import canonical, run_build, run_case, segment_sizes
 from .libs import load_target, target_name
 
 EXPECTED_PATH = Path(__file__).with_name("expected_langgraph.json")
-EXPECTED = json.loads(EXPECTED_PATH.read_text(encoding="utf-8"))["cases"]
+RECORDING = json.loads(EXPECTED_PATH.read_text(encoding="utf-8"))
+EXPECTED = RECORDING["cases"]
+EXPECTED_BUILD = RECORDING.get("build", {})
 
 try:
     CANDIDATE = load_target()
@@ -49,6 +51,14 @@ def _params() -> list:
 
 def test_every_case_is_recorded() -> None:
     assert sorted(EXPECTED) == sorted(CASES), "run tests/differential/record.py"
+    assert sorted(EXPECTED_BUILD) == sorted(BUILD_CASES), "run tests/differential/record.py"
+
+
+@pytest.mark.parametrize("name", list(BUILD_CASES))
+def test_builder_validation_matches_recording(name: str) -> None:
+    if name not in EXPECTED_BUILD:
+        pytest.skip("not recorded: run record.py")
+    assert run_build(BUILD_CASES[name], CANDIDATE) == EXPECTED_BUILD[name]
 
 
 @pytest.mark.parametrize(("name", "api", "mode"), _params())

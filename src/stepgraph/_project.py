@@ -36,7 +36,9 @@ def _now() -> str:
 
 
 def _interrupt_dicts(interrupts: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"value": i.value, "id": i.id} for i in interrupts]
+    return [
+        {"value": i.value, "id": i.id, "response_schema": i.response_schema} for i in interrupts
+    ]
 
 
 @attrs.frozen

@@ -23,7 +23,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._events import Event
 from ._project import Projection
@@ -51,6 +50,55 @@ def _spawn_background(fn: Callable[[], Awaitable[None]]) -> None:
     task.add_done_callback(_background.discard)
 
 
+class _Producer:
+    """The running side of a stream. The background task holds only this object, so
+    dropping the consumer's :class:`RunStream` (``break``) can still be noticed."""
+
+    def __init__(
+        self, run: Callable[[StreamEmitter], Awaitable[Any]], projection: Projection, buffer: int
+    ) -> None:
+        send, receive = anyio.create_memory_object_stream[Event](buffer)
+        self.run = run
+        self.send = send
+        self.receive = receive
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
+        self.emitter = StreamEmitter(send, projection.wants, projection.subgraphs)
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.ended: str | None = None
+
+    async def produce(self) -> None:
+        emitter = self.emitter
+        try:
+            with self.scope:
+                try:
+                    self.result = await self.run(emitter)
+                    await emitter.flush()
+                    self.ended = (
+                        "interrupted" if getattr(self.result, "interrupted", False) else "done"
+                    )
+                except Exception as exc:
+                    self.error = exc
+                    self.ended = "error"
+        finally:
+            if self.ended is None:
+                self.ended = "cancelled"
+            self.send.close()
+            self.done.set()
+
+    def cancel(self) -> None:
+        """Ask the run to stop; events it still sends are dropped, never raised."""
+        self.emitter.closed = True
+        self.scope.cancel()
+
+    async def stop(self) -> None:
+        """Cancel the run and wait until it has stopped (every node's finally ran)."""
+        self.cancel()
+        with anyio.CancelScope(shield=True):
+            await self.done.wait()
+
+
 class RunStream:
     """The chunks of one run, in order, each numbered (``.seq`` of the last one)."""
 
@@ -63,63 +111,28 @@ class RunStream:
         self._run = run
         self._projection = projection
         self._buffer = buffer
-        self._send: MemoryObjectSendStream[Event] | None = None
-        self._receive: MemoryObjectReceiveStream[Event] | None = None
-        self._scope: anyio.CancelScope | None = None
-        self._done: anyio.Event | None = None
+        self._core: _Producer | None = None
         self._tg: anyio.abc.TaskGroup | None = None
-        self._outcome: BaseException | None = None
-        self._result: Any = None
         self._pending: deque[Any] = deque()
-        self._started = False
         self._finished = False
-        self._emitter: StreamEmitter | None = None
-        self.seq = -1
         self._v2 = projection.version == "v2"
-        self._ended: str | None = None
+        self.seq = -1
         """Sequence number of the last chunk yielded (gap-free, from 0)."""
 
     # -- lifecycle -------------------------------------------------------------
 
-    def _prepare(self) -> None:
-        send, receive = anyio.create_memory_object_stream[Event](self._buffer)
-        self._send, self._receive = send, receive
-        self._scope = anyio.CancelScope()
-        self._done = anyio.Event()
-        self._emitter = StreamEmitter(send, self._projection.wants, self._projection.subgraphs)
-        self._started = True
-
-    async def _produce(self) -> None:
-        assert self._send is not None
-        assert self._scope is not None
-        assert self._done is not None
-        emitter = self._emitter
-        assert emitter is not None
-        try:
-            with self._scope:
-                try:
-                    self._result = await self._run(emitter)
-                    await emitter.flush()
-                    self._ended = (
-                        "interrupted" if getattr(self._result, "interrupted", False) else "done"
-                    )
-                except Exception as exc:
-                    self._outcome = exc
-                    self._ended = "error"
-        finally:
-            if self._ended is None:
-                self._ended = "cancelled"
-            self._send.close()
-            self._done.set()
+    def _start(self) -> _Producer:
+        if self._core is not None:
+            raise RuntimeError("this stream was already started; open a new one with astream()")
+        self._core = _Producer(self._run, self._projection, self._buffer)
+        return self._core
 
     async def __aenter__(self) -> RunStream:
-        if self._started:
-            raise RuntimeError("this stream was already started; open a new one with astream()")
-        self._prepare()
+        core = self._start()
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
-        tg.start_soon(self._produce, name="stepgraph run")
+        tg.start_soon(core.produce, name="stepgraph run")
         return self
 
     async def __aexit__(
@@ -128,45 +141,32 @@ class RunStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        await self._stop()
+        await self.aclose()
         tg, self._tg = self._tg, None
         assert tg is not None
-        return await tg.__aexit__(exc_type, exc, tb)
-
-    async def _stop(self) -> None:
-        if not self._started:
-            self._finished = True
-            return
-        assert self._scope is not None
-        assert self._done is not None
-        assert self._receive is not None
-        if self._emitter is not None:
-            self._emitter.closed = True
-        self._scope.cancel()
-        with anyio.CancelScope(shield=True):
-            await self._done.wait()
-        self._receive.close()
-        self._finished = True
+        # The run never raises into the group, so the group ends clean; the body's own
+        # exception (if any) propagates as is — never wrapped in an ExceptionGroup.
+        await tg.__aexit__(None, None, None)
+        return None
 
     async def aclose(self) -> None:
         """Cancel the run (if still going) and wait until it has stopped."""
-        if self._tg is not None:
-            await self._stop()
-            return
-        if not self._finished:
-            await self._stop()
+        self._finished = True
+        if self._core is not None:
+            await self._core.stop()
 
     def __del__(self) -> None:
-        # `break` out of `async for` without aclose(): cancel now, clean up in the background.
-        if self._started and not self._finished and self._scope is not None:
-            if self._emitter is not None:
-                self._emitter.closed = True
+        # `break` out of `async for` without aclose(): cancel now; the run's cleanup
+        # (its nodes' finally blocks) completes in the background right after.
+        core = self._core
+        if core is None:
+            return
+        if not self._finished:
             try:
-                self._scope.cancel()
+                core.cancel()
             except RuntimeError:  # collected outside the event loop: nothing runs any more
                 pass
-            if self._receive is not None:
-                self._receive.close()
+        core.receive.close()
 
     # -- iteration -------------------------------------------------------------
 
@@ -178,11 +178,11 @@ class RunStream:
             return self._number(self._pending.popleft())
         if self._finished:
             raise StopAsyncIteration
-        if not self._started:
-            self._prepare()
-            _spawn_background(self._produce)
-        receive = self._receive
-        assert receive is not None
+        core = self._core
+        if core is None:
+            core = self._start()
+            _spawn_background(core.produce)
+        receive = core.receive
         project = self._projection.project
         try:
             while True:
@@ -196,14 +196,14 @@ class RunStream:
                     return self._number(self._pending.popleft())
         except BaseException:
             if self._tg is None:
-                await self._stop()
+                await self.aclose()
             raise
         # the run ended
         self._finished = True
         receive.close()
-        if self._outcome is not None:
-            outcome, self._outcome = self._outcome, None
-            raise outcome
+        if core.error is not None:
+            error, core.error = core.error, None
+            raise error
         raise StopAsyncIteration
 
     def next_nowait_batch(self, limit: int) -> tuple[list[Any], bool]:
@@ -212,9 +212,9 @@ class RunStream:
         out: list[Any] = []
         while self._pending and len(out) < limit:
             out.append(self._number(self._pending.popleft()))
-        receive = self._receive
-        if receive is None or self._finished:
+        if self._core is None or self._finished:
             return out, False
+        receive = self._core.receive
         project = self._projection.project
         while len(out) < limit:
             try:
@@ -240,9 +240,9 @@ class RunStream:
     def outcome(self) -> str | None:
         """How the run ended: ``"done"``, ``"interrupted"``, ``"error"`` or
         ``"cancelled"`` (None while it runs). Exactly one, always."""
-        return self._ended
+        return None if self._core is None else self._core.ended
 
     @property
     def result(self) -> Any:
         """What the run returned (after the stream is exhausted)."""
-        return self._result
+        return None if self._core is None else self._core.result

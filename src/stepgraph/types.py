@@ -85,9 +85,13 @@ class Interrupt:
 
     value: Any
     id: str = ""
+    response_schema: Any = None
 
     def __repr__(self) -> str:
-        return f"Interrupt(value={self.value!r}, id={self.id!r})"
+        return (
+            f"Interrupt(value={self.value!r}, id={self.id!r}, "
+            f"response_schema={self.response_schema!r})"
+        )
 
 
 @attrs.frozen

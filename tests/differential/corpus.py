@@ -16,11 +16,12 @@ Conventions:
   comparison never depends on it.
 """
 
+import itertools
 import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import anyio
 import pydantic
@@ -88,7 +89,7 @@ def log_graph(lib: Any, names: list[str], state: Any = LogState) -> Any:
 def chain(lib: Any, names: list[str], state: Any = LogState) -> Any:
     builder = log_graph(lib, names, state)
     builder.add_edge(lib.START, names[0])
-    for left, right in zip(names, names[1:]):
+    for left, right in itertools.pairwise(names):
         builder.add_edge(left, right)
     builder.add_edge(names[-1], lib.END)
     return builder
@@ -291,7 +292,7 @@ def join_text(left: Any, right: Any) -> Any:
 
 
 class UnionState(TypedDict):
-    v: Annotated[Union[int, str], join_text]
+    v: Annotated[int | str, join_text]
 
 
 def case_reducer_without_default(lib):
@@ -1113,7 +1114,9 @@ def case_get_config_step_and_node(lib):
     def b(state: LogState, config):
         meta = config["metadata"]
         return {
-            "log": [(meta["langgraph_node"], meta["langgraph_step"], config["configurable"]["user_key"])]
+            "log": [
+                (meta["langgraph_node"], meta["langgraph_step"], config["configurable"]["user_key"])
+            ]
         }
 
     builder = lib.StateGraph(LogState).add_node(a).add_node(b)
@@ -1712,9 +1715,7 @@ def case_async_stream_closed_early(lib):
     for name in ("a", "b", "c"):
         builder.add_node(name, make(name))
     builder.add_edge(lib.START, "a").add_edge("a", "b").add_edge("b", "c")
-    return Case(
-        builder.compile(), {"log": []}, is_async=True, take=1, observe=lambda: list(ran)
-    )
+    return Case(builder.compile(), {"log": []}, is_async=True, take=1, observe=lambda: list(ran))
 
 
 # --------------------------------------------------------------------------------------
@@ -1838,6 +1839,322 @@ def case_interrupt_after_all_nodes(lib):
 
 
 # --------------------------------------------------------------------------------------
+# inputs and return values in other shapes
+
+
+def case_pydantic_instance_as_input(lib):
+    def check(state: PydState):
+        return {"log": [f"x={state.x} label={state.label}"]}
+
+    builder = lib.StateGraph(PydState).add_node(check).add_edge(lib.START, "check")
+    return Case(builder.compile(), PydState(x=5, label="given"))
+
+
+def case_dataclass_instance_as_input(lib):
+    def bump(state: DataState):
+        return {"x": state.x + 1}
+
+    builder = lib.StateGraph(DataState).add_node(bump).add_edge(lib.START, "bump")
+    return Case(builder.compile(), DataState(x=1, note="inst"))
+
+
+def case_node_returns_state_model_instance(lib):
+    """A pydantic-state node may return a model instance as its update."""
+
+    def a(state: PydState):
+        return PydState(x=state.x + 1, label="from model")
+
+    builder = lib.StateGraph(PydState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"x": 1})
+
+
+def case_input_with_unknown_and_none_keys(lib):
+    def a(state: AskState):
+        return {"log": [sorted(state.items(), key=str)]}
+
+    builder = lib.StateGraph(AskState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"question": None, "bogus": 1, "log": []})
+
+
+def case_node_returns_string(lib):
+    def a(state: LogState):
+        return "hello"
+
+    builder = lib.StateGraph(LogState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_node_returns_list_of_dicts(lib):
+    def a(state: LogState):
+        return [{"log": ["x"]}]
+
+    builder = lib.StateGraph(LogState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": []})
+
+
+def failing_reducer(left: list, right: list) -> list:
+    if "bad" in right:
+        raise ValueError(f"reducer refused {right}")
+    return left + right
+
+
+class FailingReducerState(TypedDict):
+    log: Annotated[list, failing_reducer]
+
+
+def case_reducer_raises(lib):
+    def a(state: FailingReducerState):
+        return {"log": ["bad"]}
+
+    builder = lib.StateGraph(FailingReducerState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": ["ok"]})
+
+
+def case_router_raises(lib):
+    def route(state: LogState):
+        raise LookupError("no route")
+
+    builder = log_graph(lib, ["a", "b"])
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []})
+
+
+def case_router_returns_empty_list(lib):
+    def route(state: LogState):
+        return []
+
+    builder = log_graph(lib, ["a", "b"])
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []})
+
+
+def case_router_with_config_param(lib):
+    def route(state: LogState, config):
+        return config["configurable"]["go"]
+
+    builder = log_graph(lib, ["a", "b", "c"])
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []}, {"configurable": {"go": "c"}})
+
+
+def case_send_to_unknown_node_ignored(lib):
+    def route(state: LogState):
+        return [lib.Send("nope", 1), "b"]
+
+    builder = log_graph(lib, ["a", "b"])
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []})
+
+
+def case_command_goto_unknown_node_ignored(lib):
+    def a(state: LogState):
+        return lib.Command(goto="nope", update={"log": ["a"]})
+
+    builder = lib.StateGraph(LogState).add_node(a).add_edge(lib.START, "a")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_static_edge_and_router_to_same_node(lib):
+    """An edge and a router both pointing at b in one step trigger b once."""
+
+    def route(state: LogState):
+        return "b"
+
+    builder = log_graph(lib, ["a", "b"])
+    builder.add_edge(lib.START, "a").add_edge("a", "b").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": []})
+
+
+def case_router_sees_command_update(lib):
+    def a(state: LogAndValue):
+        return lib.Command(update={"value": "right"})
+
+    def route(state: LogAndValue):
+        return state["value"]
+
+    builder = log_graph(lib, ["left", "right"], LogAndValue).add_node(a)
+    builder.add_edge(lib.START, "a").add_conditional_edges("a", route)
+    return Case(builder.compile(), {"log": [], "value": "left"})
+
+
+class CallableNode:
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def __call__(self, state: LogState) -> dict:
+        return {"log": [self.tag]}
+
+
+def case_callable_object_and_partial_nodes(lib):
+    import functools
+
+    def tagged(state: LogState, tag: str):
+        return {"log": [tag]}
+
+    builder = lib.StateGraph(LogState)
+    builder.add_node("obj", CallableNode("object"))
+    builder.add_node("part", functools.partial(tagged, tag="partial"))
+    builder.add_node("my node", appender("spaced"))
+    builder.add_edge(lib.START, "obj").add_edge("obj", "part").add_edge("part", "my node")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_same_function_two_names(lib):
+    def shared(state: LogState, config):
+        return {"log": [config["metadata"]["langgraph_node"]]}
+
+    builder = lib.StateGraph(LogState).add_node("one", shared).add_node("two", shared)
+    builder.add_edge(lib.START, "one").add_edge("one", "two")
+    return Case(builder.compile(), {"log": []})
+
+
+def case_recursion_limit_counts_send_step_once(lib):
+    """Twelve Sends are one superstep: limit 2 allows plan + workers, then errors."""
+
+    def plan(state: MapState):
+        return {"items": list(range(12))}
+
+    def fan(state: MapState):
+        return [lib.Send("worker", {"i": i}) for i in state["items"]]
+
+    def worker(arg: dict):
+        return {"results": [arg["i"]]}
+
+    builder = lib.StateGraph(MapState).add_node(plan).add_node(worker)
+    builder.add_node("reduce", lambda state: {"total": sum(state["results"])})
+    builder.add_edge(lib.START, "plan").add_conditional_edges("plan", fan)
+    builder.add_edge("worker", "reduce")
+    return Case(builder.compile(), {"items": []}, {"recursion_limit": 2}, parallel=True)
+
+
+def case_recursion_limit_reaches_subgraph(lib):
+    """The caller's recursion_limit applies inside a subgraph node too."""
+
+    def step(state: LoopState):
+        return {"n": state["n"] + 1}
+
+    def route(state: LoopState):
+        return "step" if state["n"] < 5 else lib.END
+
+    sub = lib.StateGraph(LoopState).add_node(step)
+    sub = sub.add_edge(lib.START, "step").add_conditional_edges("step", route).compile()
+    builder = lib.StateGraph(LoopState).add_node("sub", sub).add_edge(lib.START, "sub")
+    return Case(builder.compile(), {"n": 0}, {"recursion_limit": 3})
+
+
+def case_error_inside_subgraph(lib):
+    def boom(state: LogState):
+        raise ZeroDivisionError("inner failure")
+
+    sub = lib.StateGraph(LogState).add_node("ok", appender("ok")).add_node(boom)
+    sub = sub.add_edge(lib.START, "ok").add_edge("ok", "boom").compile()
+    builder = lib.StateGraph(LogState).add_node("sub", sub).add_edge(lib.START, "sub")
+    return Case(builder.compile(), {"log": []}, extra_modes=("updates@sub",))
+
+
+def case_max_concurrency_respected(lib):
+    """config["max_concurrency"] bounds how many tasks of a step run at once."""
+    import threading
+
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    def worker(arg: int):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return {"results": [arg]}
+
+    def fan(state: MapState):
+        return [lib.Send("worker", i) for i in range(6)]
+
+    builder = lib.StateGraph(MapState).add_node(worker)
+    builder.add_conditional_edges(lib.START, fan)
+    return Case(
+        builder.compile(),
+        {"items": []},
+        {"max_concurrency": 2},
+        parallel=True,
+        observe=lambda: peak[0] <= 2,
+    )
+
+
+def case_custom_events_of_failed_retry_attempts(lib):
+    """Custom events written by failed attempts are not retracted."""
+    attempts = []
+
+    def flaky(state: LogState, writer):
+        attempts.append(1)
+        writer(f"attempt {len(attempts)}")
+        if len(attempts) < 2:
+            raise Flaky("again")
+        return {"log": ["done"]}
+
+    policy = lib.RetryPolicy(initial_interval=0, jitter=False)
+    builder = lib.StateGraph(LogState).add_node(flaky, retry_policy=policy)
+    builder.add_edge(lib.START, "flaky")
+    return Case(builder.compile(), {"log": []}, extra_modes=CUSTOM_MODES)
+
+
+def case_interrupt_in_send_task(lib):
+    def fan(state: LogState):
+        return [lib.Send("ask", "only")]
+
+    def ask(arg: str):
+        return {"log": [f"{arg}:{lib.interrupt(f'about {arg}')}"]}
+
+    builder = lib.StateGraph(LogState).add_node(ask)
+    builder.add_conditional_edges(lib.START, fan)
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(graph, {"log": []}, saver_config(), followups=(lib.Command(resume="fine"),))
+
+
+def case_async_interrupt_parallel_resume_map(lib):
+    async def ask_a(state: AskState):
+        await anyio.sleep(0)
+        return {"log": [f"a:{lib.interrupt('ask a')}"]}
+
+    async def ask_b(state: AskState):
+        return {"log": [f"b:{lib.interrupt('ask b')}"]}
+
+    builder = lib.StateGraph(AskState).add_node(ask_a).add_node(ask_b)
+    builder.add_edge(lib.START, "ask_a").add_edge(lib.START, "ask_b")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+
+    def resume_all(ctx):
+        return lib.Command(resume={i.id: f"answer to {i.value}" for i in ctx.interrupts})
+
+    return Case(
+        graph,
+        {"log": []},
+        saver_config(),
+        followups=(Followup(resume_all),),
+        is_async=True,
+        parallel=True,
+    )
+
+
+def case_async_node_uses_runtime_writer(lib):
+    async def a(state: LogState, runtime: lib.Runtime[UserContext]):
+        runtime.stream_writer({"user": runtime.context.user})
+        return {"log": ["a"]}
+
+    builder = lib.StateGraph(LogState, context_schema=UserContext).add_node(a)
+    builder.add_edge(lib.START, "a")
+    return Case(
+        builder.compile(),
+        {"log": []},
+        kwargs={"context": UserContext(user="bo")},
+        is_async=True,
+        extra_modes=("custom",),
+    )
+
+
+# --------------------------------------------------------------------------------------
 # builder validation: each build_* function performs builder calls; the error raised (or
 # none) is compared.
 
@@ -1902,6 +2219,18 @@ def build_empty_sequence(lib):
 
 def build_interrupt_before_unknown_node(lib):
     chain(lib, ["a"]).compile(interrupt_before=["nope"])
+
+
+def build_get_config_outside_run(lib):
+    lib.get_config()
+
+
+def build_get_stream_writer_outside_run(lib):
+    lib.get_stream_writer()
+
+
+def build_interrupt_outside_run(lib):
+    lib.interrupt("nobody listens")
 
 
 BUILD_CASES: dict[str, Callable[[Any], None]] = {

@@ -206,9 +206,7 @@ def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
         try:
             with _sync_deadline(RUN_TIMEOUT):
                 if spec.invoke:
-                    result = case.graph.invoke(
-                        value, _config(case), **spec.kwargs(), **case.kwargs
-                    )
+                    result = case.graph.invoke(value, _config(case), **spec.kwargs(), **case.kwargs)
                     produced.append(result)
                 else:
                     stream = case.graph.stream(value, _config(case), **spec.kwargs(), **case.kwargs)

@@ -36,7 +36,9 @@ _NAMES: tuple[tuple[str, str], ...] = (
     ("get_runtime", "runtime"),
 )
 
-LANGGRAPH_INSTALL_HINT = "differential tests need langgraph installed: pip install langgraph==1.2.22"
+LANGGRAPH_INSTALL_HINT = (
+    "differential tests need langgraph installed: pip install langgraph==1.2.22"
+)
 
 # Which library the tests treat as the candidate: "stepgraph" (the default) or
 # "langgraph" (checks the harness and the corpus against LangGraph itself).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import sys
 import warnings
@@ -85,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # LangGraph's own deprecation warnings must not change what is recorded.
     warnings.simplefilter("default")
-    import langgraph  # noqa: F401  (fail early with a clear ImportError)
+    # LangGraph logs a warning for every ignored unknown destination: expected here.
+    logging.getLogger("langgraph").setLevel(logging.ERROR)
     from importlib.metadata import version
+
+    import langgraph  # noqa: F401  (fail early with a clear ImportError)
 
     lib = load_langgraph()
     names = args.only or list(CASES)

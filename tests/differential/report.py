@@ -39,7 +39,7 @@ def explain(expected: list[dict], got: list[dict]) -> list[str]:
     lines = []
     if len(expected) != len(got):
         lines.append(f"{len(expected)} inputs expected, {len(got)} run")
-    for index, (exp, act) in enumerate(zip(expected, got)):
+    for index, (exp, act) in enumerate(zip(expected, got, strict=False)):
         if exp == act:
             continue
         where = f"input #{index}"
@@ -52,15 +52,15 @@ def explain(expected: list[dict], got: list[dict]) -> list[str]:
         if "chunks" in exp and exp.get("chunks") != act.get("chunks"):
             e_chunks, a_chunks = exp["chunks"], act.get("chunks", [])
             first = next(
-                (i for i, (x, y) in enumerate(zip(e_chunks, a_chunks)) if x != y),
+                (i for i, (x, y) in enumerate(zip(e_chunks, a_chunks, strict=False)) if x != y),
                 min(len(e_chunks), len(a_chunks)),
             )
             lines.append(
                 f"{where}: {len(e_chunks)} chunks expected, {len(a_chunks)} got;"
                 f" first difference at chunk {first}"
             )
-            lines.append(f"   expected: {short(e_chunks[first:first + 3])}")
-            lines.append(f"   got:      {short(a_chunks[first:first + 3])}")
+            lines.append(f"   expected: {short(e_chunks[first : first + 3])}")
+            lines.append(f"   got:      {short(a_chunks[first : first + 3])}")
         for key in sorted((set(exp) | set(act)) - {"error", "output", "chunks"}):
             if exp.get(key) != act.get(key):
                 lines.append(f"{where} {key}: expected {short(exp.get(key))}")
@@ -99,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                     ok = got == entry["records"]
                     lines = [] if ok else explain(entry["records"], got)
                 except Exception as exc:
-                    lines = ["harness crashed: " + "".join(
-                        traceback.format_exception_only(type(exc), exc)).strip()]
+                    lines = [
+                        "harness crashed: "
+                        + "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                    ]
                 if ok:
                     same += 1
                     continue

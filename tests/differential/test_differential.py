@@ -17,8 +17,8 @@ from .libs import LANGGRAPH_INSTALL_HINT, load_langgraph, load_target, target_na
 
 pytest.importorskip("langgraph", reason=LANGGRAPH_INSTALL_HINT)
 
-from .corpus import BUILD_CASES, CASES  # noqa: E402
-from .harness import apis_for, canonical, run_build, run_case, segment_sizes  # noqa: E402
+from .corpus import BUILD_CASES, CASES
+from .harness import apis_for, canonical, run_build, run_case, segment_sizes
 
 try:
     CANDIDATE = load_target()

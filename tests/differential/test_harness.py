@@ -125,7 +125,9 @@ def test_parallel_updates_sorted_within_steps_only() -> None:
     in_order = [{"chunks": [{"a": 1}, {"b": 1}, {"c": 1}], "error": None}]
     wrong_step = [{"chunks": [{"c": 1}, {"a": 1}, {"b": 1}], "error": None}]
     assert canonical(case, "updates", swapped, sizes) == canonical(case, "updates", in_order, sizes)
-    assert canonical(case, "updates", wrong_step, sizes) != canonical(case, "updates", in_order, sizes)
+    assert canonical(case, "updates", wrong_step, sizes) != canonical(
+        case, "updates", in_order, sizes
+    )
 
 
 def test_sequential_cases_keep_their_order() -> None:

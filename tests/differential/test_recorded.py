@@ -42,7 +42,9 @@ def _params() -> list:
                 if entry is None:
                     marks.append(pytest.mark.skip(reason="not recorded: run record.py"))
                 elif not entry["deterministic"]:
-                    marks.append(pytest.mark.skip(reason="LangGraph's output was not deterministic"))
+                    marks.append(
+                        pytest.mark.skip(reason="LangGraph's output was not deterministic")
+                    )
                 elif api == "trio" and target_name() == "langgraph":
                     marks.append(pytest.mark.skip(reason="LangGraph's async API is asyncio-only"))
                 params.append(pytest.param(name, api, mode, id=f"{name}-{api}-{mode}", marks=marks))

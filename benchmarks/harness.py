@@ -32,6 +32,9 @@ class Settings:
     max_repeats: int = 15
     budget: float = 1.5
     """Seconds the slowest contender may spend in one cell (fewer repeats if slow)."""
+    slow: float = 5.0
+    """A warm-up run longer than this gets only ``slow_repeats`` repeats."""
+    slow_repeats: int = 3
 
 
 def describe_error(exc: BaseException) -> str:
@@ -54,6 +57,8 @@ def _repeats(settings: Settings, warm: dict[str, float]) -> int:
     slowest = max(warm.values(), default=0.0)
     if slowest <= 0:
         return settings.max_repeats
+    if slowest > settings.slow:
+        return min(settings.min_repeats, settings.slow_repeats)
     fit = int(settings.budget / slowest)
     return max(settings.min_repeats, min(settings.max_repeats, fit))
 

@@ -34,7 +34,20 @@ from scenarios import TinyInvoke, Workload, registry
 __all__ = ["measure_all"]
 
 _MB = 1024 * 1024
-_PRELOAD = ["benchlib", "scenarios", "harness", "stepgraph.graph", "langgraph.graph"]
+# imported once in the fork server, so no child measures a lazy import as its own growth
+_PRELOAD = [
+    "benchlib",
+    "scenarios",
+    "harness",
+    "trio",
+    "anyio._backends._asyncio",
+    "anyio._backends._trio",
+    "stepgraph.graph",
+    "stepgraph.checkpoint.memory",
+    "langgraph.graph",
+    "langgraph.checkpoint.memory",
+    "langchain_core.messages",
+]
 
 
 def _status_kb(field: str) -> int | None:

@@ -276,6 +276,8 @@ def _meta_lines(data: dict[str, Any]) -> list[str]:
         f"- Python {meta.get('python', '?')}; {libs}",
         f"- command: `{meta.get('command', '?')}` (git {meta.get('git', '?')}), "
         f"{meta.get('seconds', 0):.0f} s",
+        f"- load average before/after: {meta.get('load_average_before')} / "
+        f"{meta.get('load_average')}",
     ]
 
 

@@ -65,6 +65,14 @@ def _machine() -> str:
     return platform.processor() or platform.machine()
 
 
+def _load() -> list[float] | None:
+    """The 1/5/15-minute load averages: other work on the machine skews timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _git() -> str:
     try:
         out = subprocess.run(
@@ -104,6 +112,7 @@ def _meta(
         "libraries": {name: lib.version for name, lib in libs.items()},
         "missing": missing,
         "git": _git(),
+        "load_average_before": _load(),
     }
 
 
@@ -193,6 +202,8 @@ def run_memory(
     for workload in chosen:
         if workload.group in ("compile", "first_chunk"):
             continue
+        if quick and workload.checkpointer:
+            continue  # --quick keeps under a minute: memory without checkpointer only
         modes = workload.modes if workload.group == "slow_consumer" else (MEMORY_MODE,)
         for mode in modes:
             names = [n for n, lib in libs.items() if mode != "trio" or lib.supports_trio]
@@ -268,11 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("timing:", file=sys.stderr)
     data["timing"] = run_timing(chosen, modes, libs, missing, settings)
     data["derived"] = {"per_step_overhead_us": per_step_overhead(data["timing"])}
+    data["meta"]["timing_seconds"] = time.perf_counter() - started
     if not args.no_memory:
         print("memory:", file=sys.stderr)
         data["memory"], data["slow_consumer"] = run_memory(
             [*chosen, *slow], libs, missing, args.quick
         )
+    data["meta"]["load_average"] = _load()
     data["meta"]["seconds"] = time.perf_counter() - started
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")

@@ -792,7 +792,9 @@ def case_subgraph_called_in_node(lib):
         return {"value": out["y"], "log": [sorted(out.items())]}
 
     builder = lib.StateGraph(S).add_node(call).add_edge(lib.START, "call")
-    return Case(builder.compile(), {"value": 21}, extra_modes=("updates@sub",))
+    return Case(
+        builder.compile(), {"value": 21}, extra_modes=("updates@sub",), needs_task_context=True
+    )
 
 
 def case_nested_subgraphs(lib):

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 HEX32_RE = re.compile(r"[0-9a-f]{32}")
+# pydantic puts its own version in error URLs; CI may run a different pydantic.
+PYDANTIC_URL_RE = re.compile(r"https://errors\.pydantic\.dev/[0-9.]+/")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # Exception classes of ``langgraph.errors``: a stepgraph exception is reported under the
@@ -132,6 +134,7 @@ class Normalizer:
     def text(self, value: str) -> str:
         if value in self._interrupt_ids:
             return self._interrupt_ids[value]
+        value = PYDANTIC_URL_RE.sub("https://errors.pydantic.dev/<version>/", value)
         return UUID_RE.sub(self._uuid, value)
 
     # -- values --------------------------------------------------------------------

@@ -1767,6 +1767,44 @@ def case_update_state_then_continue(lib):
     return Case(graph, {"log": []}, saver_config(), inspect=inspect)
 
 
+def case_get_state_after_failure(lib):
+    """After a failed step: next names the failed node, its task carries the error."""
+
+    def boom(state: LogState):
+        raise RuntimeError("step failed")
+
+    def inspect(graph, config):
+        snap = graph.get_state(config)
+        return {
+            "values": snap.values,
+            "next": snap.next,
+            "tasks": [(t.name, t.error) for t in snap.tasks],
+        }
+
+    builder = log_graph(lib, ["a"]).add_node(boom)
+    builder.add_edge(lib.START, "a").add_edge("a", "boom")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(graph, {"log": []}, saver_config(), inspect=inspect)
+
+
+def case_durability_exit(lib):
+    """durability="exit" changes when checkpoints are written, not what is streamed."""
+
+    def ask(state: AskState):
+        return {"answer": lib.interrupt("durable?")}
+
+    builder = log_graph(lib, ["a"], AskState).add_node(ask)
+    builder.add_edge(lib.START, "a").add_edge("a", "ask")
+    graph = builder.compile(checkpointer=lib.MemorySaver())
+    return Case(
+        graph,
+        {"log": []},
+        saver_config(),
+        followups=(lib.Command(resume="yes"),),
+        kwargs={"durability": "exit"},
+    )
+
+
 # --------------------------------------------------------------------------------------
 # more routing and messages
 

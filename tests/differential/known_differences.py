@@ -36,6 +36,7 @@ KNOWN: dict[str, Known] = {
         "CompiledStateGraph.get_state / get_state_history missing (AttributeError)"
     ),
     "update_state_then_continue": Known("CompiledStateGraph.update_state missing (AttributeError)"),
+    "get_state_after_failure": Known("CompiledStateGraph.get_state missing (AttributeError)"),
     # -- behaviour
     "interrupt_after_all_nodes": Known(
         'interrupt_after="*": LangGraph also pauses after the last node (updates end with '
@@ -64,19 +65,6 @@ KNOWN: dict[str, Known] = {
     "version_v2_interrupt": Known(
         "version='v2' stream parts carry an extra 'seq' key LangGraph does not have",
         modes=STREAM_MODES,
-    ),
-    "stream_closed_early": Known(
-        "closing a stream after N chunks: stepgraph has already run the next step's node "
-        "(LangGraph runs nothing after the last chunk read); timing-dependent",
-        modes=STREAM_MODES,
-        strict=False,
-    ),
-    "async_stream_closed_early": Known(
-        "aclose() after N chunks: stepgraph has already run the next step's node "
-        "(LangGraph runs nothing after the last chunk read); timing-dependent",
-        apis=frozenset({"asyncio", "trio"}),
-        modes=STREAM_MODES,
-        strict=False,
     ),
 }
 

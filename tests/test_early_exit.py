@@ -82,6 +82,17 @@ def slow_graph(probe: Probe, *, nested: bool = False) -> Any:
     )
 
 
+async def test_closing_after_a_step_means_the_next_step_never_ran() -> None:
+    """The run advances a superstep only when the consumer asks for more."""
+    probe = Probe()
+    graph = slow_graph(probe)
+    async with graph.astream({"log": []}, stream_mode="updates") as stream:
+        async for chunk in stream:
+            assert chunk == {"first": {"log": ["first"]}}
+            break
+    assert probe.started == ["first"]
+
+
 def assert_stopped(probe: Probe) -> None:
     assert probe.finalized == ["blocker"]
     assert "never" not in probe.started
@@ -123,7 +134,8 @@ async def test_cancelled_caller_scope_cancels_the_run() -> None:
     probe = Probe()
     graph = slow_graph(probe, nested=True)
     with anyio.CancelScope() as scope:
-        async for _ in graph.astream({"log": []}, stream_mode="updates"):
+        async for chunk in graph.astream({"log": []}, stream_mode="custom", subgraphs=True):
+            assert chunk[1] == {"blocker": "waiting"}
             await probe.entered.wait()
             scope.cancel()
     assert scope.cancelled_caught
@@ -168,7 +180,7 @@ async def test_closed_from_another_task() -> None:
 
 async def test_consumer_error_inside_context_manager_is_raised_as_is() -> None:
     probe = Probe()
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(KeyError) as info:  # noqa: PT012 - the body is what raises
         async with slow_graph(probe).astream({"log": []}, stream_mode="custom") as stream:
             async for _ in stream:
                 raise KeyError("consumer")

@@ -233,10 +233,14 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         for s in starts:
             if s == END:
                 raise ValueError("END cannot be a start node")
+            if s not in self.nodes:
+                raise ValueError(f"Need to add_node `{s}` first")
         if end_key == START:
             raise ValueError("START cannot be an end node")
         if end_key == END:
             raise ValueError("END cannot be the target of a join (an edge from a list of nodes)")
+        if end_key not in self.nodes:
+            raise ValueError(f"Need to add_node `{end_key}` first")
         if not starts:
             raise ValueError("add_edge([], ...) needs at least one start node")
         if len(starts) == 1:

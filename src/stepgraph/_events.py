@@ -10,6 +10,7 @@ from .types import Interrupt
 
 __all__ = [
     "CheckpointEvent",
+    "StepBarrier",
     "CustomEvent",
     "Event",
     "InterruptEvent",
@@ -105,8 +106,18 @@ class CheckpointEvent:
     payload: dict[str, Any]
 
 
+@attrs.frozen(eq=False)
+class StepBarrier:
+    """Between supersteps: the run waits until the consumer, having read every chunk
+    before this marker, asks for more (then ``released`` is set)."""
+
+    released: Any
+    ns: NS = ()
+
+
 Event = (
-    ValuesEvent
+    StepBarrier
+    | ValuesEvent
     | UpdatesEvent
     | InterruptEvent
     | CustomEvent

@@ -59,6 +59,8 @@ class RunInfo:
     parent: TaskContext | None = None
     failed: TaskFailed | None = None
     """The task whose exception ended the step, for its result event."""
+    limiter: anyio.CapacityLimiter | None = None
+    """``config["max_concurrency"]``: at most this many tasks of a step at once."""
     task_emitters: dict[str, Emitter] = attrs.Factory(dict)
     """Per-task buffers in deterministic mode (task id → emitter)."""
     seen_messages: set[Any] = attrs.Factory(set)
@@ -145,7 +147,7 @@ def parse_output(spec: GraphSpec, output: Any) -> tuple[list[tuple[str, Any]], l
         return writes, routes
     raise InvalidUpdateError(
         create_error_message(
-            message=f"Expected dict, got {output!r}",
+            message=f"Expected dict, got {output}",
             error_code=ErrorCode.INVALID_GRAPH_NODE_RETURN_VALUE,
         )
     )
@@ -431,7 +433,11 @@ async def run_step(
 
         async def guarded(index: int, task: Task) -> None:
             try:
-                outcome = await run_task(run, task, snapshot)
+                if run.limiter is not None:
+                    async with run.limiter:
+                        outcome = await run_task(run, task, snapshot)
+                else:
+                    outcome = await run_task(run, task, snapshot)
                 outcomes[index] = outcome
                 if on_done is not None:
                     await on_done(outcome)

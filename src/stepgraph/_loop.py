@@ -113,6 +113,9 @@ async def run_graph(
         loop_thread=threading.get_ident(),
         parent=parent,
     )
+    max_concurrency = config.get("max_concurrency")
+    if max_concurrency:
+        run.limiter = anyio.CapacityLimiter(max_concurrency)
     wants = emitter.wants
     deterministic = deterministic or isinstance(emitter, BufferEmitter)
     output_keys = set(spec.output_keys)
@@ -170,6 +173,8 @@ async def run_graph(
         if not pending:
             break
         run.step = step
+        if not ns:
+            await emitter.step_barrier()
         tasks = plan_step(
             spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace="|".join(ns)
         )

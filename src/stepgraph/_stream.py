@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ._events import Event
+from ._events import Event, StepBarrier
 from ._project import Projection
 from ._writer import StreamEmitter
 
@@ -97,6 +97,8 @@ class _Producer:
         self.cancel()
         with anyio.CancelScope(shield=True):
             await self.done.wait()
+        if self.receive.statistics().tasks_waiting_receive == 0:
+            self.receive.close()  # else the waiting reader gets EndOfStream and closes it
 
 
 class RunStream:
@@ -116,6 +118,7 @@ class RunStream:
         self._pending: deque[Any] = deque()
         self._finished = False
         self._v2 = projection.version == "v2"
+        self._barrier: StepBarrier | None = None
         self.seq = -1
         """Sequence number of the last chunk yielded (gap-free, from 0)."""
 
@@ -182,14 +185,20 @@ class RunStream:
         if core is None:
             core = self._start()
             _spawn_background(core.produce)
+        if self._barrier is not None:
+            self._barrier.released.set()
+            self._barrier = None
         receive = core.receive
         project = self._projection.project
         try:
             while True:
                 try:
                     event = await receive.receive()
-                except anyio.EndOfStream:
-                    break
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    break  # the run ended, or another task closed the stream
+                if isinstance(event, StepBarrier):
+                    event.released.set()  # every earlier chunk was read: next step may run
+                    continue
                 chunks = project(event)
                 if chunks:
                     self._pending.extend(chunks)
@@ -222,6 +231,9 @@ class RunStream:
             except anyio.WouldBlock:
                 break
             except anyio.EndOfStream:
+                break
+            if isinstance(event, StepBarrier):
+                self._barrier = event  # released when the caller asks for the next batch
                 break
             for chunk in project(event):
                 if len(out) < limit:

@@ -11,7 +11,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
-from ._events import CustomEvent, Event
+from ._events import CustomEvent, Event, StepBarrier
 
 __all__ = ["BufferEmitter", "Emitter", "NullEmitter", "StreamEmitter", "TaskWriter"]
 
@@ -40,6 +40,10 @@ class Emitter:
     def send_from_sync(self, event: Event) -> None:
         """Deliver ``event`` from sync code (the loop thread or a worker thread)."""
         raise NotImplementedError
+
+    async def step_barrier(self) -> None:
+        """Wait, between supersteps, until the consumer has read everything so far."""
+        return None
 
 
 class NullEmitter(Emitter):
@@ -101,6 +105,16 @@ class StreamEmitter(Emitter):
             except anyio.WouldBlock:
                 pass
         self._overflow.append(event)
+
+    async def step_barrier(self) -> None:
+        # The next superstep starts only once the consumer has read every chunk so far
+        # and asked for more: closing the stream after step N's chunks means step N+1
+        # never ran (as with LangGraph's lazily driven loop).
+        if self.closed:
+            return
+        released = anyio.Event()
+        await self.send(StepBarrier(released))
+        await released.wait()
 
     async def flush(self) -> None:
         """Send whatever waits in the overflow queue."""

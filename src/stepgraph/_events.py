@@ -10,11 +10,11 @@ from .types import Interrupt
 
 __all__ = [
     "CheckpointEvent",
-    "StepBarrier",
     "CustomEvent",
     "Event",
     "InterruptEvent",
     "MessageEvent",
+    "StepBarrier",
     "TaskResultEvent",
     "TaskStartEvent",
     "UpdatesEvent",

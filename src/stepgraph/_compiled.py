@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import _state
 from ._context import TaskContext, current_task_context
 from ._events import Event
 from ._loop import RunResult, run_graph, run_nested
@@ -13,7 +14,7 @@ from ._spec import GraphSpec
 from ._stream import DEFAULT_BUFFER, RunStream
 from ._sync import iterate_sync, run_sync
 from ._writer import NullEmitter, StreamEmitter
-from .types import GraphOutput
+from .types import GraphOutput, StateSnapshot
 
 if TYPE_CHECKING:
     from ._builder import StateGraph
@@ -289,6 +290,61 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             return await self.ainvoke(input, config, **kwargs)
 
         return run_sync(call)
+
+    # -- state -----------------------------------------------------------------
+
+    async def aget_state(
+        self, config: Mapping[str, Any], *, subgraphs: bool = False
+    ) -> StateSnapshot:
+        """The thread's state at its latest checkpoint (or ``checkpoint_id``)."""
+        return await _state.aget_state(self, config, subgraphs=subgraphs)
+
+    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """Sync :meth:`aget_state`."""
+        return run_sync(lambda: self.aget_state(config, subgraphs=subgraphs))
+
+    def aget_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        """The thread's checkpoints as snapshots, newest first."""
+        return _state.aget_state_history(self, config, filter=filter, before=before, limit=limit)
+
+    def get_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """Sync :meth:`aget_state_history`."""
+
+        async def collect() -> list[StateSnapshot]:
+            return [
+                s
+                async for s in self.aget_state_history(
+                    config, filter=filter, before=before, limit=limit
+                )
+            ]
+
+        return iter(run_sync(collect))
+
+    async def aupdate_state(
+        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """Write ``values`` as if ``as_node`` returned them; returns the new config."""
+        return await _state.aupdate_state(self, config, values, as_node)
+
+    def update_state(
+        self, config: Mapping[str, Any], values: Any, as_node: str | None = None
+    ) -> dict[str, Any]:
+        """Sync :meth:`aupdate_state`."""
+        return run_sync(lambda: self.aupdate_state(config, values, as_node))
 
     async def _arun_nested(self, value: Any, parent: TaskContext) -> Any:
         return await run_nested(self, value, parent)

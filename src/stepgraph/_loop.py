@@ -156,9 +156,19 @@ async def run_graph(
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
                 await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
-        await persist.save(values, pending, step, "loop" if start.from_start else "update", written)
-    elif start.emit_current and "values" in wants:
-        await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+        await persist.save(
+            values,
+            pending,
+            step,
+            "loop" if start.from_start else "update",
+            written,
+            (START,) if start.from_start else (),
+        )
+
+    elif start.emit_current:
+        output_written = not output_keys.isdisjoint(values)
+        if "values" in wants:
+            await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
     if start.replay_updates and "updates" in wants:
         for node, update in start.replay_updates:
             await emitter.send(UpdatesEvent(ns, node, update, cached=True))
@@ -267,8 +277,10 @@ async def run_graph(
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
                 await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
-        await persist.save(values, pending, step, "loop", written)
-        if pending and _matches(after, tasks):
+        await persist.save(
+            values, pending, step, "loop", written, tuple(r.task.name for r in ordered)
+        )
+        if _matches(after, tasks):
             await persist.mark_breakpoint(values, pending, step, False)
             if "updates" in wants:
                 await emitter.send(InterruptEvent(ns, ()))

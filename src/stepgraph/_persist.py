@@ -31,7 +31,9 @@ ROUTES = "__routes__"
 INTERRUPT = "__interrupt__"
 RESUME = "__resume__"
 ERROR = "__error__"
-_INTERNAL = (PENDING, BREAKPOINT, "__start__")
+LAST = "__pregel_last__"
+"""Channel naming the nodes whose writes made the checkpoint (``update_state``'s default ``as_node``)."""
+_INTERNAL = (PENDING, BREAKPOINT, "__start__", LAST)
 
 
 @attrs.frozen
@@ -122,6 +124,7 @@ class Persistence:
         step: int,
         source: str,
         written: tuple[str, ...],
+        ran: tuple[str, ...] = (),
     ) -> None:
         return None
 
@@ -250,8 +253,11 @@ class SavedPersistence(Persistence):
         if saved is not None:
             for w in saved.pending_writes:
                 writes_by_task.setdefault(w.task_id, {}).setdefault(w.channel, []).append(w.value)
+        paused_after = saved is not None and any(
+            w.task_id == BREAKPOINT and w.value == "after" for w in saved.pending_writes
+        )
         if input is None or (isinstance(input, Command) and input.resume is not None):
-            if saved is None or not pending:
+            if saved is None or (not pending and not paused_after):
                 if input is None:
                     raise EmptyInputError("Received no input for __start__")
                 raise RuntimeError(
@@ -261,7 +267,8 @@ class SavedPersistence(Persistence):
             resume: dict[str, list[Any]] = {}
             interrupts: dict[str, list[Interrupt]] = {}
             done: dict[str, Any] = {}
-            breakpoint_hit = BREAKPOINT in writes_by_task.pop(BREAKPOINT, {})
+            marker = writes_by_task.pop(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
+            breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
                 if INTERRUPT in chans:
                     interrupts[task_id] = [i for group in chans[INTERRUPT] for i in group]
@@ -379,7 +386,7 @@ class SavedPersistence(Persistence):
                 "values": state_values(self.spec, values),
                 "next": sorted({*pending.pull, *(s.node for s in pending.push)})
                 if pending
-                else ([] if extra is None else ["__start__"]),
+                else (["__start__"] if extra and "__start__" in extra else []),
                 "parent_config": self.parent_config,
                 "tasks": [],
             }
@@ -394,9 +401,16 @@ class SavedPersistence(Persistence):
         step: int,
         source: str,
         written: tuple[str, ...],
+        ran: tuple[str, ...] = (),
     ) -> None:
         self.done_writes = {}
-        await self._put(values, pending, step, "loop" if source in ("input", "loop") else source)
+        await self._put(
+            values,
+            pending,
+            step,
+            "loop" if source in ("input", "loop") else source,
+            extra={LAST: list(ran)} if ran else None,
+        )
 
     async def task_done(self, outcome: Outcome) -> None:
         if self.parent_config is None:
@@ -423,7 +437,9 @@ class SavedPersistence(Persistence):
     async def mark_breakpoint(
         self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
     ) -> None:
-        if before and self.parent_config is not None:
+        if self.parent_config is not None:
             await self.saver.aput_writes(
-                self._cfg(self.checkpoint_id), [(BREAKPOINT, True)], BREAKPOINT
+                self._cfg(self.checkpoint_id),
+                [(BREAKPOINT, "before" if before else "after")],
+                BREAKPOINT,
             )

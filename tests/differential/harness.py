@@ -197,6 +197,16 @@ def _sync_deadline(seconds: float) -> Any:
             signal.setitimer(signal.ITIMER_REAL, *previous_timer)
 
 
+def _strip_seq(chunks: list[Any]) -> list[Any]:
+    """stepgraph numbers ``version="v2"`` parts (``seq``, gap-free from 0); LangGraph's
+    carry no number. Check the numbering, then compare the parts without it."""
+    if not any(isinstance(c, dict) and "type" in c and "seq" in c for c in chunks):
+        return chunks
+    seqs = [c.get("seq") for c in chunks]
+    assert seqs == list(range(len(chunks))), f"v2 'seq' numbers are not gap-free: {seqs}"
+    return [{k: v for k, v in c.items() if k != "seq"} for c in chunks]
+
+
 def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
     spec = ModeSpec.parse(mode)
     norm = Normalizer()
@@ -224,7 +234,7 @@ def run_sync(case: Case, lib: Any, mode: str) -> list[dict]:
                             close()
         except Exception as exc:
             error = exc
-        records.append(_record(norm, spec, case, produced, result, error))
+        records.append(_record(norm, spec, case, _strip_seq(produced), result, error))
         previous = produced
     if case.inspect is not None:
         records.append({"inspect": norm(case.inspect(case.graph, _config(case)))})
@@ -264,7 +274,7 @@ async def _run_async(case: Case, lib: Any, mode: str) -> list[dict]:
             error = HarnessTimeout(f"no result after {RUN_TIMEOUT:g} s")
         except Exception as exc:
             error = exc
-        records.append(_record(norm, spec, case, produced, result, error))
+        records.append(_record(norm, spec, case, _strip_seq(produced), result, error))
         previous = produced
     if case.inspect is not None:
         found = case.inspect(case.graph, _config(case))

@@ -28,21 +28,7 @@ class Known:
 
 
 KNOWN: dict[str, Known] = {
-    # -- not implemented yet
-    "get_state_after_interrupt": Known(
-        "CompiledStateGraph.get_state / get_state_history missing (AttributeError)"
-    ),
-    "get_state_after_run": Known(
-        "CompiledStateGraph.get_state / get_state_history missing (AttributeError)"
-    ),
-    "update_state_then_continue": Known("CompiledStateGraph.update_state missing (AttributeError)"),
-    "get_state_after_failure": Known("CompiledStateGraph.get_state missing (AttributeError)"),
-    # -- behaviour
-    "interrupt_after_all_nodes": Known(
-        'interrupt_after="*": LangGraph also pauses after the last node (updates end with '
-        "{'__interrupt__': ()}) and a further invoke(None) returns the state; stepgraph does "
-        "not pause after the last node and the third input raises EmptyInputError"
-    ),
+    # -- not fixed yet
     "interrupt_inside_subgraph": Known(
         "Command(resume=...) does not reach an interrupt raised inside a subgraph node: "
         "stepgraph interrupts again (new interrupt id) instead of finishing the subgraph",
@@ -53,32 +39,25 @@ KNOWN: dict[str, Known] = {
         "that step; stepgraph streams {'a': {'log': ['bad']}} before the error",
         modes=frozenset({"updates", "updates+values"}),
     ),
+    # -- intended: stepgraph runs async nodes from the sync API (through its portal)
     "sync_invoke_of_async_node": Known(
-        "sync invoke/stream of an async node: LangGraph raises TypeError('No synchronous "
-        'function provided to "anode". ...\'); stepgraph runs it',
+        "INTENDED: sync invoke/stream of an async node: LangGraph raises TypeError "
+        "(No synchronous function provided); stepgraph runs it",
         apis=frozenset({"sync"}),
-    ),
-    "version_v2": Known(
-        "version='v2' stream parts carry an extra 'seq' key LangGraph does not have",
-        modes=STREAM_MODES,
-    ),
-    "version_v2_interrupt": Known(
-        "version='v2' stream parts carry an extra 'seq' key LangGraph does not have",
-        modes=STREAM_MODES,
     ),
 }
 
 KNOWN_BUILD: dict[str, Known] = {
     "get_config_outside_run": Known(
-        "message: LangGraph 'Called get_config outside of a runnable context'; stepgraph adds "
+        "INTENDED (clearer message) - LangGraph 'Called get_config outside of a runnable context'; stepgraph adds "
         "an explanation after a colon"
     ),
     "get_stream_writer_outside_run": Known(
-        "message: LangGraph says 'Called get_config outside of a runnable context' (sic); "
+        "INTENDED (clearer message) - LangGraph says 'Called get_config outside of a runnable context' (sic); "
         "stepgraph 'Called get_stream_writer outside of a runnable context: ...'"
     ),
     "interrupt_outside_run": Known(
-        "message: LangGraph says 'Called get_config outside of a runnable context' (sic); "
+        "INTENDED (clearer message) - LangGraph says 'Called get_config outside of a runnable context' (sic); "
         "stepgraph 'Called interrupt outside of a runnable context: ...'"
     ),
 }

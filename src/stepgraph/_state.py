@@ -1,0 +1,266 @@
+"""Reading and changing a thread's saved state: ``get_state``, ``get_state_history``,
+``update_state`` (async; the sync forms go through the portal)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ._apply import TaskResult, apply_writes, next_pending, ordered_writes
+from ._loop import input_writes, merge_pending, ordered_values
+from ._persist import (
+    BREAKPOINT,
+    ERROR,
+    INTERRUPT,
+    LAST,
+    PENDING,
+    ROUTES,
+    decode_pending,
+    encode_pending,
+    state_values,
+)
+from ._plan import PULL, Pending, Task, plan_step
+from ._spec import END, START, GraphSpec, NodeSpec
+from .errors import InvalidUpdateError
+from .types import Interrupt, PregelTask, StateSnapshot
+
+if TYPE_CHECKING:
+    from ._compiled import CompiledStateGraph
+
+__all__ = ["aget_state", "aget_state_history", "aupdate_state"]
+
+
+def _saver(graph: CompiledStateGraph[Any, Any, Any, Any]) -> Any:
+    saver = graph.checkpointer
+    if saver is None or saver is False:
+        raise ValueError(
+            "No checkpointer set: state is only kept when the graph is compiled with one, "
+            "e.g. builder.compile(checkpointer=InMemorySaver())"
+        )
+    return saver
+
+
+def _thread_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    configurable = dict(config.get("configurable") or {})
+    if not any(k in configurable for k in ("thread_id", "checkpoint_ns", "checkpoint_id")):
+        raise ValueError(
+            "Checkpointer requires one or more of the following 'configurable' keys: "
+            "thread_id, checkpoint_ns, checkpoint_id"
+        )
+    configurable.setdefault("checkpoint_ns", "")
+    return {"configurable": {k: v for k, v in configurable.items() if not k.startswith("__")}}
+
+
+def _snapshot(spec: GraphSpec, saved: Any, ns: str) -> StateSnapshot:
+    cv = saved.checkpoint.channel_values
+    values = state_values(spec, cv)
+    pending = decode_pending(cv.get(PENDING))
+    step = int(saved.metadata.get("step", -1))
+    by_task: dict[str, dict[str, list[Any]]] = {}
+    for w in saved.pending_writes:
+        by_task.setdefault(w.task_id, {}).setdefault(w.channel, []).append(w.value)
+    if "__start__" in cv:
+        planned: tuple[Task, ...] = (
+            Task(
+                id=saved.checkpoint.id,
+                name=START,
+                path=(PULL, START),
+                triggers=(START,),
+                node=NodeSpec(START, None, None),
+            ),
+        )
+    else:
+        planned = plan_step(
+            spec, pending, step=step + 1, checkpoint_id=saved.checkpoint.id, namespace=ns
+        )
+    tasks: list[PregelTask] = []
+    interrupts: list[Interrupt] = []
+    done: list[TaskResult] = []
+    for task in planned:
+        chans = by_task.get(task.id, {})
+        task_interrupts = tuple(i for group in chans.get(INTERRUPT, []) for i in group)
+        interrupts.extend(task_interrupts)
+        error = chans.get(ERROR, [None])[-1]
+        result = None
+        if chans and INTERRUPT not in chans and ERROR not in chans:
+            writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
+            result = dict(writes)
+            done.append(TaskResult(task, writes, ()))
+        state = None
+        if task.node.subgraph is not None:
+            state = {
+                "configurable": {
+                    **{k: v for k, v in saved.config["configurable"].items() if k == "thread_id"},
+                    "checkpoint_ns": f"{task.name}:{task.id}",
+                }
+            }
+        tasks.append(
+            PregelTask(task.id, task.name, task.path, error, task_interrupts, state, result)
+        )
+    if done and (interrupts or any(t.error for t in tasks)):
+        values, _ = apply_writes(spec, values, ordered_writes(done))
+    return StateSnapshot(
+        values=ordered_values(spec, values),
+        next=tuple(t.name for t in planned),
+        config=dict(saved.config),
+        metadata=dict(saved.metadata),
+        created_at=saved.checkpoint.ts,
+        parent_config=saved.parent_config,
+        tasks=tuple(tasks),
+        interrupts=tuple(interrupts),
+    )
+
+
+async def aget_state(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    config: Mapping[str, Any],
+    *,
+    subgraphs: bool = False,
+) -> StateSnapshot:
+    """The thread's state at its latest checkpoint (or at ``checkpoint_id``)."""
+    saver = _saver(graph)
+    cfg = _thread_config(config)
+    saved = await saver.aget_tuple(cfg)
+    if saved is None:
+        return StateSnapshot({}, (), cfg, None, None, None, (), ())
+    snap = _snapshot(graph.spec, saved, cfg["configurable"].get("checkpoint_ns", ""))
+    if not subgraphs:
+        return snap
+    tasks = []
+    for task in snap.tasks:
+        node = graph.spec.nodes.get(task.name)
+        if node is not None and node.subgraph is not None and task.state is not None:
+            sub_cfg = {
+                "configurable": {
+                    **cfg["configurable"],
+                    "checkpoint_ns": task.state["configurable"]["checkpoint_ns"],
+                }
+            }
+            sub_cfg["configurable"].pop("checkpoint_id", None)
+            sub = await saver.aget_tuple(sub_cfg)
+            if sub is not None:
+                task = task._replace(
+                    state=_snapshot(
+                        node.subgraph.spec, sub, sub_cfg["configurable"]["checkpoint_ns"]
+                    )
+                )
+        tasks.append(task)
+    return snap._replace(tasks=tuple(tasks))
+
+
+async def aget_state_history(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    config: Mapping[str, Any],
+    *,
+    filter: Mapping[str, Any] | None = None,
+    before: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[StateSnapshot]:
+    """The thread's checkpoints, newest first."""
+    saver = _saver(graph)
+    cfg = _thread_config(config)
+    ns = cfg["configurable"].get("checkpoint_ns", "")
+    async for saved in saver.alist(cfg, filter=filter, before=before, limit=limit):
+        yield _snapshot(graph.spec, saved, ns)
+
+
+async def aupdate_state(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    config: Mapping[str, Any],
+    values: Any,
+    as_node: str | None = None,
+) -> dict[str, Any]:
+    """Write ``values`` to the thread as if node ``as_node`` had returned them (through
+    the reducers); the new checkpoint schedules what would run after that node.
+    Returns the new checkpoint's config."""
+    from .checkpoint.base import Checkpoint, new_checkpoint_id
+
+    spec = graph.spec
+    saver = _saver(graph)
+    cfg = _thread_config(config)
+    saved = await saver.aget_tuple(cfg)
+    if saved is None and "checkpoint_id" in cfg["configurable"]:
+        raise ValueError(
+            f"No checkpoint {cfg['configurable']['checkpoint_id']!r} in thread "
+            f"{cfg['configurable'].get('thread_id')!r}: pass a checkpoint_id from "
+            "get_state_history(), or omit it to update the latest checkpoint"
+        )
+    if saved is not None:
+        cv = saved.checkpoint.channel_values
+        current = state_values(spec, cv)
+        pending = decode_pending(cv.get(PENDING))
+        step = int(saved.metadata.get("step", -1))
+        last = list(cv.get(LAST) or ())
+    else:
+        current = {k: f() for k, f in spec.reducer_defaults.items()}
+        pending, step, last = Pending(), -1, []
+    if as_node is None:
+        if saved is None or not last:
+            as_node = START
+        elif len(set(last)) == 1:
+            as_node = last[0]
+        else:
+            raise InvalidUpdateError(
+                f"Ambiguous update, specify as_node: the last step ran {sorted(set(last))}"
+            )
+    if as_node not in spec.nodes and as_node not in (START, END):
+        raise InvalidUpdateError(f"Node {as_node} does not exist")
+    writes = (
+        input_writes(spec, values)
+        if as_node == START
+        else [
+            (k, v)
+            for k, v in (values.items() if isinstance(values, Mapping) else ())
+            if k in spec.channels
+        ]
+    )
+    new_values, _ = apply_writes(spec, current, writes)
+    if as_node == END:
+        new_pending = Pending()
+    else:
+        remaining = Pending(
+            pull={k: v for k, v in pending.pull.items() if k != as_node},
+            push=pending.push,
+            barriers=pending.barriers,
+            deferred=pending.deferred,
+        )
+        routes: list[Any] = []
+        for branch in spec.branches.get(as_node, ()):
+            view = new_values if not branch.shape.takes_input else dict(new_values)
+            result = branch.path(view) if not branch.shape.is_async else await branch.path(view)
+            items = result if isinstance(result, (list, tuple)) else [result]
+            for item in items:
+                if item is None:
+                    continue
+                routes.append(
+                    branch.path_map[item]
+                    if branch.path_map is not None and isinstance(item, str)
+                    else item
+                )
+        new_pending = merge_pending(remaining, next_pending(spec, remaining, [(as_node, routes)]))
+    channel_values: dict[str, Any] = dict(new_values)
+    if new_pending:
+        channel_values[PENDING] = encode_pending(new_pending)
+    channel_values[LAST] = [as_node]
+    checkpoint = Checkpoint(
+        id=new_checkpoint_id(),
+        ts=datetime.now(timezone.utc).isoformat(),
+        channel_values=channel_values,
+    )
+    parent = dict(cfg["configurable"])
+    if saved is not None:
+        parent["checkpoint_id"] = saved.checkpoint.id
+    else:
+        parent.pop("checkpoint_id", None)
+    metadata = {"source": "update", "step": step + 1, "parents": {}}
+    new_config: dict[str, Any] = await saver.aput({"configurable": parent}, checkpoint, metadata)
+    if saved is not None and any(
+        w.task_id == BREAKPOINT and w.value == "before" for w in saved.pending_writes
+    ):
+        # the thread was paused before a node: editing it does not pause there again
+        await saver.aput_writes(new_config, [(BREAKPOINT, "before")], BREAKPOINT)
+    return new_config
+
+
+_ = (BREAKPOINT, ROUTES, END)

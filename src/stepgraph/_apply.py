@@ -97,7 +97,10 @@ def next_pending(
     """What runs next, given which nodes finished this step (in commit order) and the
     routes each chose. Static edges, joins and routes all trigger here."""
     pull: dict[str, list[str]] = {}
-    deferred: dict[str, list[str]] = {k: list(v) for k, v in previous.deferred.items()}
+    ran = {name for name, _ in finished}
+    deferred: dict[str, list[str]] = {
+        k: list(v) for k, v in previous.deferred.items() if k not in ran
+    }
     barriers = dict(previous.barriers)
     push: list[Send] = []
 
@@ -127,9 +130,12 @@ def next_pending(
                 push.append(route)
             else:
                 trigger(route, f"branch:to:{route}")
-    if not pull and not push and deferred:
+    if not pull and deferred:
         return Pending(
-            pull={k: tuple(v) for k, v in deferred.items()}, push=(), barriers=barriers, deferred={}
+            pull={k: tuple(v) for k, v in deferred.items()},
+            push=tuple(push),
+            barriers=barriers,
+            deferred={},
         )
     return Pending(
         pull={k: tuple(v) for k, v in pull.items()},

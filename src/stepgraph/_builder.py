@@ -237,9 +237,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 raise ValueError(f"Need to add_node `{s}` first")
         if end_key == START:
             raise ValueError("START cannot be an end node")
-        if end_key == END:
-            raise ValueError("END cannot be the target of a join (an edge from a list of nodes)")
-        if end_key not in self.nodes:
+        if end_key != END and end_key not in self.nodes:
             raise ValueError(f"Need to add_node `{end_key}` first")
         if not starts:
             raise ValueError("add_edge([], ...) needs at least one start node")
@@ -257,8 +255,6 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         """After ``source`` runs, ``path(state)`` chooses what runs next: a node name,
         ``END``, a list of names, ``Send``s, or a mix. ``path_map`` maps its return
         values to node names (dict) or lists the allowed names."""
-        if source == END:
-            raise ValueError("END cannot be a start node")
         if not callable(path):
             raise TypeError(f"add_conditional_edges({source!r}, path): path must be callable")
         mapping: Mapping[Hashable, str] | None

@@ -85,6 +85,7 @@ def plan_step(
                 arg=send.arg,
             )
         )
+    # deferred nodes run in the first step that pulls no other node (Sends may run too)
     pull = pending.pull or pending.deferred
     for name in sorted(pull):
         pull_path: tuple[Any, ...] = (PULL, name)

@@ -84,20 +84,8 @@ class GraphDesc:
 
 
 @st.composite
-def graphs(
-    draw: st.DrawFn,
-    *,
-    failures: bool = False,
-    allow_sync: bool = True,
-    defer_with_sends: bool = False,
-) -> GraphDesc:
-    """Random terminating graphs: chains, fan-outs, joins, routers, Sends, defer.
-
-    ``defer_with_sends=False`` keeps deferred nodes out of graphs that have Sends: a
-    deferred node that runs in a step with Send tasks runs again in the next step
-    (and forever if it sends), see tests/test_engine_bugs.py. Flip the default once
-    the engine is fixed.
-    """
+def graphs(draw: st.DrawFn, *, failures: bool = False, allow_sync: bool = True) -> GraphDesc:
+    """Random terminating graphs: chains, fan-outs, joins, routers, Sends, defer."""
     n = draw(st.integers(1, MAX_NODES))
     nodes = tuple(
         NodeDesc(
@@ -134,8 +122,6 @@ def graphs(
             )
         )
         routers.append((source, tuple(options)))
-    if not defer_with_sends and any(r.send for _, routes in routers for r in routes):
-        nodes = tuple(attrs.evolve(node, defer=False) for node in nodes)
     return GraphDesc(nodes, entry, edges, tuple(joins), tuple(routers))
 
 

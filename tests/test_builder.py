@@ -78,6 +78,30 @@ def test_start_as_end_node_is_rejected_at_add_time() -> None:
     assert str(info.value) == "START cannot be an end node"
 
 
+@pytest.mark.parametrize(
+    ("starts", "end", "missing"),
+    [(["a", "nope"], "b", "nope"), (["a", "b"], "nope", "nope"), ([START, "a"], "b", START)],
+)
+def test_join_with_unknown_nodes_is_rejected_at_add_time(
+    starts: list[str], end: str, missing: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        _graph().add_edge(starts, end)
+    assert str(info.value) == f"Need to add_node `{missing}` first"
+
+
+def test_join_may_end_at_end() -> None:
+    graph = _graph().add_edge(START, "a").add_edge(START, "b").add_edge(["a", "b"], END).compile()
+    assert graph.invoke({}) == {"log": ["a", "b"]}
+
+
+def test_conditional_edges_from_end_are_reported_at_compile_time() -> None:
+    builder = _graph().add_edge(START, "a").add_conditional_edges(END, lambda s: "a")
+    with pytest.raises(ValueError) as info:
+        builder.compile()
+    assert str(info.value) == "Found edge starting at unknown node '__end__'"
+
+
 def test_duplicate_branch_name_is_rejected_at_add_time() -> None:
     def route(state: State) -> str:
         return "b"

@@ -718,6 +718,34 @@ async def test_deferred_node_runs_when_nothing_else_is_left() -> None:
     assert await graph.ainvoke({}) == {"log": ["a", "b1", "b2", "b3", "end"]}
 
 
+def _defer_beside_send(d_sends: bool) -> Any:
+    builder = (
+        StateGraph(State)
+        .add_node("a", logs("a"))
+        .add_node("b", lambda arg: {"log": [f"b({arg})"]})
+        .add_node("d", logs("d"), defer=True)
+        .add_edge(START, "a")
+        .add_edge("a", "d")
+        .add_conditional_edges("a", lambda s: [Send("b", 1)])
+    )
+    if d_sends:
+        builder.add_conditional_edges("d", lambda s: [Send("b", 2)])
+    return builder.compile()
+
+
+async def test_deferred_node_runs_once_beside_send_tasks() -> None:
+    # as LangGraph: only Sends are pending after step 1, so d runs in step 2 beside them
+    graph = _defer_beside_send(d_sends=False)
+    assert await graph.ainvoke({}) == {"log": ["a", "d", "b(1)"]}
+    tasks = await collect(graph.astream({}, stream_mode="tasks"))
+    assert [c["name"] for c in tasks if "triggers" in c] == ["a", "b", "d"]
+
+
+async def test_deferred_node_that_sends_runs_once() -> None:
+    graph = _defer_beside_send(d_sends=True)
+    assert await graph.ainvoke({}, {"recursion_limit": 20}) == {"log": ["a", "d", "b(1)", "b(2)"]}
+
+
 async def test_conditional_loop_ends_when_router_returns_end() -> None:
     def count(state: State) -> dict[str, Any]:
         return {"x": state.get("x", 0) + 1, "log": [state.get("x", 0)]}
@@ -1003,7 +1031,9 @@ def test_retry_delay_formula() -> None:
 # -- node return values ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "shown"), [(5, "5"), ([1], "[1]"), ((1, 2), "(1, 2)")])
+@pytest.mark.parametrize(
+    ("value", "shown"), [(5, "5"), ([1], "[1]"), ((1, 2), "(1, 2)"), ("str", "str")]
+)
 async def test_invalid_node_return_value_message(value: Any, shown: str) -> None:
     graph = StateGraph(State).add_node("n", lambda s: value).add_edge(START, "n").compile()
     with pytest.raises(InvalidUpdateError) as info:

@@ -313,6 +313,26 @@ def test_deferred_node_waits_while_anything_else_is_pending() -> None:
     assert not next_pending(spec, after_c, [("d", [])])
 
 
+def test_deferred_node_runs_beside_sends_and_only_once() -> None:
+    spec = _spec(edges=((START, "a"), ("a", "d")), deferred=("d",))
+    after_a = next_pending(spec, Pending(), [("a", [Send("b", 1)])])
+    # nothing else is pulled: the deferred node runs now, beside the Send
+    assert after_a.pull == {"d": ("branch:to:d",)}
+    assert after_a.push == (Send("b", 1),)
+    assert after_a.deferred == {}
+    tasks = plan_step(spec, after_a, step=2, checkpoint_id="c", namespace="")
+    assert [(t.name, t.path) for t in tasks] == [("b", (PUSH, 0)), ("d", (PULL, "d"))]
+    after = next_pending(spec, after_a, [("d", []), ("b", [])])
+    assert not after
+
+
+def test_deferred_node_that_ran_leaves_the_deferred_set() -> None:
+    spec = _spec(edges=((START, "a"),), deferred=("d",))
+    waiting = Pending(pull={"a": ("t",)}, deferred={"d": ("branch:to:d",)})
+    # d ran (as a pull of this step): it is not carried over
+    assert next_pending(spec, waiting, [("d", [Send("b", 1)])]) == Pending(push=(Send("b", 1),))
+
+
 # -- update_chunk ---------------------------------------------------------------------
 
 

@@ -44,6 +44,8 @@ class TaskContext:
     """The anyio event-loop token, to get back to the loop from other threads."""
     resume: list[Any] = attrs.Factory(list)
     """Resume values for this task's ``interrupt()`` calls, in call order."""
+    resume_map: dict[str, Any] = attrs.Factory(dict)
+    """This resume's values by interrupt id (how nested graphs find theirs)."""
     interrupt_count: int = 0
     checkpointer: Any = None
     """The run's checkpointer, inherited by graphs invoked inside the node."""

@@ -53,6 +53,8 @@ class RunInfo:
     step: int = 0
     resume: Mapping[str, list[Any]] = attrs.Factory(dict)
     """task id → resume values for its ``interrupt()`` calls."""
+    resume_maps: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
+    """task id → {interrupt id: value} of the current resume."""
     loop_thread: int = attrs.Factory(threading.get_ident)
     token: Any = None
     cancel_scope: Any = None
@@ -276,6 +278,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         loop_thread=run.loop_thread,
         token=run.token,
         resume=list(run.resume.get(task.id, ())),
+        resume_map=dict(run.resume_maps.get(task.id, {})),
         checkpointer=run.checkpointer,
         stream_subgraphs=emitter.subgraphs,
         cancel_scope=run.cancel_scope,

@@ -98,8 +98,17 @@ async def run_graph(
         raise ValueError("recursion_limit must be at least 1")
     ns = parent.namespace if parent is not None else ()
     checkpointer = graph.checkpointer
-    if checkpointer is None and parent is not None and graph.checkpointer is not False:
-        checkpointer = None  # nested graphs keep state in memory (subgraph persistence: TODO)
+    if parent is not None and checkpointer is None:
+        # a nested graph checkpoints with its host's saver, under the host task's namespace
+        checkpointer = parent.checkpointer
+        if checkpointer is not None:
+            configurable = {
+                k: v
+                for k, v in (config.get("configurable") or {}).items()
+                if k not in ("checkpoint_id", "checkpoint_map")
+            }
+            configurable["checkpoint_ns"] = "|".join(ns)
+            config = {**config, "configurable": configurable}
     persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter)
     run = RunInfo(
         spec=spec,
@@ -121,11 +130,12 @@ async def run_graph(
     output_keys = set(spec.output_keys)
     output_written = False
 
-    start = await persist.load(input)
+    start = await persist.load(input, parent.resume_map if parent is not None else None)
     values = start.values
     pending = start.pending
     step = start.step
     run.resume = start.resume
+    run.resume_maps = start.resume_maps
     skip_before = start.skip_interrupt_before
 
     if start.input is not None:

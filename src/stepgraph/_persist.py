@@ -48,6 +48,8 @@ class StartState:
     from_start: bool = True
     keep_pending: bool = False
     resume: Mapping[str, list[Any]] = attrs.Factory(dict)
+    resume_maps: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
+    """task id → {interrupt id: value} given in this resume (passed on to nested graphs)."""
     skip_interrupt_before: bool = False
     emit_current: bool = False
     replay_updates: tuple[tuple[str, Any], ...] = ()
@@ -104,7 +106,7 @@ class Persistence:
             return Persistence(spec)
         return SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
 
-    async def load(self, input: Any) -> StartState:
+    async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         if input is None:
             raise EmptyInputError("Received no input for __start__")
@@ -223,9 +225,13 @@ class SavedPersistence(Persistence):
             c["checkpoint_id"] = checkpoint_id
         return {"configurable": c}
 
-    async def load(self, input: Any) -> StartState:
+    async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
+        if nested_resume and saved is not None and not isinstance(input, Command):
+            # the host task is being resumed: continue this subgraph where it paused
+            if any(w.channel == INTERRUPT for w in saved.pending_writes):
+                input = Command(resume=dict(nested_resume))
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
@@ -265,6 +271,7 @@ class SavedPersistence(Persistence):
                     "Start a run with an input instead of Command(resume=...)."
                 )
             resume: dict[str, list[Any]] = {}
+            resume_maps: dict[str, dict[str, Any]] = {}
             interrupts: dict[str, list[Interrupt]] = {}
             done: dict[str, Any] = {}
             marker = writes_by_task.pop(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
@@ -292,6 +299,7 @@ class SavedPersistence(Persistence):
                     for tid, i in pending_interrupts:
                         if i.id in value:
                             resume.setdefault(tid, []).append(value[i.id])
+                            resume_maps.setdefault(tid, {})[i.id] = value[i.id]
                 elif len(pending_interrupts) > 1:
                     raise RuntimeError(
                         "When there are multiple pending interrupts, you must specify the "
@@ -300,7 +308,9 @@ class SavedPersistence(Persistence):
                         "#handling-multiple-interrupts."
                     )
                 elif pending_interrupts:
-                    resume.setdefault(pending_interrupts[0][0], []).append(value)
+                    tid, first = pending_interrupts[0]
+                    resume.setdefault(tid, []).append(value)
+                    resume_maps.setdefault(tid, {})[first.id] = value
                 # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
@@ -322,6 +332,7 @@ class SavedPersistence(Persistence):
                 step=step,
                 input=None,
                 resume=resume,
+                resume_maps=resume_maps,
                 skip_interrupt_before=breakpoint_hit,
                 emit_current=True,
                 replay_updates=replay,

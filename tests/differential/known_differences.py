@@ -29,11 +29,6 @@ class Known:
 
 KNOWN: dict[str, Known] = {
     # -- not fixed yet
-    "interrupt_inside_subgraph": Known(
-        "Command(resume=...) does not reach an interrupt raised inside a subgraph node: "
-        "stepgraph interrupts again (new interrupt id) instead of finishing the subgraph",
-        modes=BASE_MODES | {"updates@sub"},
-    ),
     "reducer_raises": Known(
         "a reducer raising while applying a step's writes: LangGraph streams no update for "
         "that step; stepgraph streams {'a': {'log': ['bad']}} before the error",

@@ -127,6 +127,23 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         ctx_value = self._coerce_context(context)
 
         async def run(emitter: Any) -> RunResult:
+            saver = self.checkpointer
+            thread_id = (merged.get("configurable") or {}).get("thread_id")
+            if parent is None and thread_id is not None and hasattr(saver, "thread_lease"):
+                # one run per thread at a time: a second one fails fast with ThreadBusyError
+                async with saver.thread_lease(str(thread_id)):
+                    return await run_graph(
+                        self,
+                        input,
+                        merged,
+                        emitter,
+                        parent=parent,
+                        interrupt_before=_names(interrupt_before),
+                        interrupt_after=_names(interrupt_after),
+                        context=ctx_value,
+                        durability=durability,
+                        deterministic=deterministic,
+                    )
             return await run_graph(
                 self,
                 input,

@@ -61,6 +61,8 @@ class RunInfo:
     parent: TaskContext | None = None
     failed: TaskFailed | None = None
     """The task whose exception ended the step, for its result event."""
+    finished_ids: set[str] = attrs.Factory(set)
+    """Tasks of the current step that finished (saved) so far."""
     limiter: anyio.CapacityLimiter | None = None
     """``config["max_concurrency"]``: at most this many tasks of a step at once."""
     task_emitters: dict[str, Emitter] = attrs.Factory(dict)

@@ -219,6 +219,7 @@ async def run_graph(
             outcome: Outcome, step: int = step, values: dict[str, Any] = values
         ) -> None:
             await persist.task_done(outcome)
+            run.finished_ids.add(outcome.task.id)
             emitter = run.task_emitters.get(outcome.task.id, run.emitter)
             if isinstance(outcome, Interrupted):
                 if "updates" in wants:
@@ -256,11 +257,24 @@ async def run_graph(
                     )
                 )
 
+        finished: set[str] = set()
+        run.finished_ids = finished
         try:
             outcomes = await run_step(run, to_run, values, on_done) if to_run else []
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await persist.tasks_cancelled(
+                    [t for t in to_run if t.id not in finished],
+                    "the run was cancelled while this task was running; its finished "
+                    "siblings' writes are kept and it runs again on resume",
+                )
+                await persist.flush()
+            raise
         except Exception as exc:
             await _release(run, to_run)
             await _report_failure(run, persist, exc, step)
+            with anyio.CancelScope(shield=True):
+                await persist.flush()
             raise
         await _release(run, to_run)
         results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]

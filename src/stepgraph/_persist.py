@@ -8,7 +8,7 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -136,6 +136,9 @@ class Persistence:
     async def task_failed(self, task: Task, error: BaseException) -> None:
         return None
 
+    async def tasks_cancelled(self, tasks: Sequence[Task], reason: str) -> None:
+        return None
+
     async def mark_breakpoint(
         self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
     ) -> None:
@@ -214,7 +217,10 @@ class SavedPersistence(Persistence):
         self.durability = durability or "async"
         self.emitter = emitter
         self.done_writes = {}
-        self._unsaved: list[tuple[Any, ...]] = []
+        self._held_checkpoint: tuple[Any, dict[str, Any]] | None = None
+        self._held_writes: list[tuple[list[tuple[str, Any]], str]] = []
+        self._saved_id: str | None = None
+        """The thread's latest checkpoint in storage when this run started."""
         self.parent_config: dict[str, Any] | None = None
 
     def _cfg(self, checkpoint_id: str | None) -> dict[str, Any]:
@@ -228,10 +234,14 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        if nested_resume and saved is not None and not isinstance(input, Command):
+        if (
+            nested_resume
+            and saved is not None
+            and not isinstance(input, Command)
+            and any(w.channel == INTERRUPT for w in saved.pending_writes)
+        ):
             # the host task is being resumed: continue this subgraph where it paused
-            if any(w.channel == INTERRUPT for w in saved.pending_writes):
-                input = Command(resume=dict(nested_resume))
+            input = Command(resume=dict(nested_resume))
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
@@ -240,6 +250,7 @@ class SavedPersistence(Persistence):
             )
         if saved is not None:
             self.checkpoint_id = saved.checkpoint.id
+            self._saved_id = saved.checkpoint.id
             self.parent_config = saved.config
             self.step = int(saved.metadata.get("step", -1))
         values = (
@@ -389,7 +400,7 @@ class SavedPersistence(Persistence):
         parent = (
             self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
         )
-        new_config = await self.saver.aput(parent, checkpoint, metadata)
+        new_config = await self._aput(parent, checkpoint, metadata)
         if "checkpoints" in self.emitter.wants:
             payload = {
                 "config": {"configurable": {**new_config["configurable"]}},
@@ -428,9 +439,7 @@ class SavedPersistence(Persistence):
             return
         cfg = self._cfg(self.checkpoint_id)
         if isinstance(outcome, Interrupted):
-            await self.saver.aput_writes(
-                cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id
-            )
+            await self._aput_writes(cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id)
             return
         assert isinstance(outcome, TaskResult)
         writes: list[tuple[str, Any]] = list(outcome.writes)
@@ -438,19 +447,60 @@ class SavedPersistence(Persistence):
             writes.append((ROUTES, list(outcome.routes)))
         if not writes:
             writes.append((ROUTES, []))
-        await self.saver.aput_writes(cfg, writes, outcome.task.id)
+        await self._aput_writes(cfg, writes, outcome.task.id)
 
     async def task_failed(self, task: Task, error: BaseException) -> None:
         if self.parent_config is None:
             return
-        await self.saver.aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
+        await self._aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
+
+    async def tasks_cancelled(self, tasks: Sequence[Task], reason: str) -> None:
+        """Record that ``tasks`` were cancelled mid-step (they run again on resume)."""
+        if self.parent_config is None:
+            return
+        cfg = self._cfg(self.checkpoint_id)
+        for task in tasks:
+            await self._aput_writes(cfg, [(ERROR, f"Cancelled: {reason}")], task.id)
 
     async def mark_breakpoint(
         self, values: Mapping[str, Any], pending: Pending, step: int, before: bool
     ) -> None:
         if self.parent_config is not None:
-            await self.saver.aput_writes(
+            await self._aput_writes(
                 self._cfg(self.checkpoint_id),
                 [(BREAKPOINT, "before" if before else "after")],
                 BREAKPOINT,
             )
+
+    # durability="exit" keeps the last checkpoint (and its writes) until the run ends
+
+    async def _aput(
+        self, parent: dict[str, Any], checkpoint: Any, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        if self.durability != "exit":
+            config: dict[str, Any] = await self.saver.aput(parent, checkpoint, metadata)
+            return config
+        self._held_checkpoint = (checkpoint, metadata)
+        self._held_writes = []
+        return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
+
+    async def _aput_writes(
+        self, cfg: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str
+    ) -> None:
+        if self.durability != "exit" or self._held_checkpoint is None:
+            await self.saver.aput_writes(cfg, writes, task_id)
+            return
+        self._held_writes.append((list(writes), task_id))
+
+    async def flush(self) -> None:
+        held, self._held_checkpoint = self._held_checkpoint, None
+        if held is None:
+            return
+        checkpoint, metadata = held
+        parent = self._cfg(self._saved_id)
+        if self._saved_id is None:
+            parent["configurable"].pop("checkpoint_id", None)
+        config = await self.saver.aput(parent, checkpoint, metadata)
+        for writes, task_id in self._held_writes:
+            await self.saver.aput_writes(config, writes, task_id)
+        self._held_writes = []

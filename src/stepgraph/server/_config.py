@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -140,15 +141,26 @@ def _import_attr(source: str, base_dir: Path, graph_id: str) -> Any:
         path = (base_dir / module_ref).resolve()
         if not path.is_file():
             raise ConfigError(f"Graph {graph_id!r}: file {str(path)!r} does not exist")
-        name = f"stepgraph_server_graphs.{graph_id}"
+        # One module per file, however many graphs it serves.
+        name = f"stepgraph_server_graphs_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}"
+        if name in sys.modules:
+            return _attr(sys.modules[name], module_ref, attr, graph_id)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ConfigError(f"Graph {graph_id!r}: cannot import {str(path)!r}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
     else:
         module = importlib.import_module(module_ref)
+    return _attr(module, module_ref, attr, graph_id)
+
+
+def _attr(module: Any, module_ref: str, attr: str, graph_id: str) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:

@@ -5,8 +5,9 @@ scope; cancelling that scope stops the graph (nested graphs too) and the task wa
 every node's ``finally`` before the run reports its final status. A thread runs one run
 at a time: later runs wait in its FIFO queue (``multitask_strategy="enqueue"``), or
 cancel the current ones first (``interrupt`` / ``rollback``), or are refused
-(``reject``). The run holds the checkpointer's thread lease while it executes, so two
-server processes sharing a database never run the same thread at once.
+(``reject``). The engine holds the checkpointer's thread lease while a run executes,
+so two server processes sharing a database never run the same thread at once (the
+second run fails with ``ThreadBusyError``).
 
 Final statuses are stored (and written to the database) *before* a run's event log
 closes, so a client whose stream just ended always reads the final status.
@@ -479,12 +480,11 @@ class Manager:
                 after = rs.kwargs.get("after_seconds")
                 if after:
                     await anyio.sleep(float(after))
-                async with self.saver.thread_lease(rs.thread_id):
-                    rs.floor_id = new_checkpoint_id()
-                    rs.record["status"] = "running"
-                    rs.record["updated_at"] = now_iso()
-                    await self.store.put_run(rs.record)
-                    outcome, error = await self._stream(rs)
+                rs.floor_id = new_checkpoint_id()
+                rs.record["status"] = "running"
+                rs.record["updated_at"] = now_iso()
+                await self.store.put_run(rs.record)
+                outcome, error = await self._stream(rs)
         except ThreadBusyError as exc:
             outcome, error = "error", exc
         except Exception as exc:  # graph factory or setup failed

@@ -37,6 +37,7 @@ class Target:
     name: str
     library: str
     python: str
+    async_backend: str = "asyncio"  # what runs the top-level await cells
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,11 @@ def find_py310() -> str | None:
     return None
 
 
-def run(program: extract.Program, python: str) -> Result:
-    spec = {"cells": [{"source": c.source, "notebook": c.notebook} for c in program.cells]}
+def run(program: extract.Program, python: str, async_backend: str = "asyncio") -> Result:
+    spec = {
+        "cells": [{"source": c.source, "notebook": c.notebook} for c in program.cells],
+        "async_backend": async_backend,
+    }
     with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
         spec_path = Path(tmp, "spec.json")
         status_path = Path(tmp, "status.json")

@@ -3,7 +3,8 @@
 SPEC is JSON ``{"cells": [{"source": ..., "notebook": bool}, ...]}``.  Cells share one
 namespace, like a notebook or one script pasted together.  A cell may use top-level
 ``await`` / ``async for`` (the docs do, as in Jupyter): it then runs to completion on
-one asyncio event loop kept for the whole program.  A notebook cell whose last
+one asyncio event loop kept for the whole program (or, with ``"async_backend": "trio"``
+in SPEC, each such cell in its own ``trio.run``).  A notebook cell whose last
 statement is an expression shows that value the way IPython does.
 
 stdout is exactly what the cells print, each cell's output followed by the separator
@@ -45,7 +46,8 @@ def _install_langchain_stub() -> None:
 
 
 class _Program:
-    def __init__(self) -> None:
+    def __init__(self, async_backend: str = "asyncio") -> None:
+        self.async_backend = async_backend
         # A real __main__ module, as for ``python script.py``: typing.get_type_hints and
         # pickle look classes' modules up in sys.modules.
         main = types.ModuleType("__main__")
@@ -54,6 +56,13 @@ class _Program:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self, code: types.CodeType, mode: str) -> Any:
+        if code.co_flags & inspect.CO_COROUTINE and self.async_backend == "trio":
+            import trio
+
+            async def cell() -> Any:
+                return await eval(code, self.namespace)
+
+            return trio.run(cell)
         if code.co_flags & inspect.CO_COROUTINE:
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
@@ -96,7 +105,7 @@ def main(spec_path: str, status_path: str) -> int:
         # A hung program reports every thread's stack instead of dying silently.
         faulthandler.dump_traceback_later(watchdog, exit=True)
     _install_langchain_stub()
-    program = _Program()
+    program = _Program(spec.get("async_backend", "asyncio"))
     status: list[dict[str, Any]] = []
     try:
         for index, cell in enumerate(spec["cells"]):

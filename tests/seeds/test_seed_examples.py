@@ -13,6 +13,8 @@ Each example runs in a subprocess (``runner.py``) with its imports rewritten
   (``harness.find_py310``), stepgraph there must print the same.  LangGraph's own
   writer and callbacks need 3.11 in async nodes (the docs say so); stepgraph's must not.
 * The docs: where the docs show the printed output right after the example.
+* trio: the examples that ``await`` at top level also run with each such cell in
+  ``trio.run`` (LangGraph's async API is asyncio-only; stepgraph's is not).
 
 Examples that need the LangGraph Platform server are skipped, naming their issue.
 Examples that do not run on stepgraph yet are listed in ``PENDING`` with the reason and
@@ -24,6 +26,7 @@ from __future__ import annotations
 import ast
 import collections
 import concurrent.futures
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -33,6 +36,8 @@ import pytest
 from . import extract, harness
 from .harness import Result, Target, normalize
 
+pytest.importorskip("langchain_core", reason="the seed examples use langchain-core")
+
 INV = extract.load()
 
 STEPGRAPH = Target("stepgraph", "stepgraph", sys.executable)
@@ -40,6 +45,7 @@ REFERENCE_PYTHON = harness.reference_python()
 LANGGRAPH = Target("langgraph", "langgraph", REFERENCE_PYTHON or "")
 PY310 = None if sys.version_info[:2] == (3, 10) else harness.find_py310()
 STEPGRAPH_310 = Target("stepgraph-py310", "stepgraph", PY310 or "")
+STEPGRAPH_TRIO = Target("stepgraph-trio", "stepgraph", sys.executable, async_backend="trio")
 EXPECTED = harness.load_expected()
 
 # Examples that do not run on stepgraph yet: left out of the committed run, with why.
@@ -96,6 +102,19 @@ def _ids(kind: str | None = None) -> list[str]:
 
 
 RUNNABLE = [i for i in _ids() if RUN_PENDING or i not in PENDING]
+
+
+def _awaits_at_top_level(example_id: str) -> bool:
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    return any(
+        compile(c.source, c.id, "exec", flags=flags, dont_inherit=True).co_flags
+        & inspect.CO_COROUTINE
+        for c in extract.program(INV, example_id, "stepgraph").cells
+    )
+
+
+# Examples that use top-level await / async for (run on asyncio like Jupyter; on trio too)
+ASYNC = [i for i in RUNNABLE if _awaits_at_top_level(i)]
 WITH_DOCS_OUTPUT = [
     ex.id
     for ex in INV.examples
@@ -113,14 +132,16 @@ class _Runs:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(2, min(4, os.cpu_count() or 2))
         )
-        self._futures: dict[tuple[str, tuple[str, ...]], concurrent.futures.Future[Result]] = {}
+        self._futures: dict[tuple[str, ...], concurrent.futures.Future[Result]] = {}
 
     def submit(self, target: Target, example_id: str) -> concurrent.futures.Future[Result]:
         program = extract.program(INV, example_id, target.library)
         # 003 and 004 repeat examples with other comments and indentation: run them once
-        key = (target.python, tuple(_semantics(c) for c in program.cells))
+        key = (target.python, target.async_backend, *(_semantics(c) for c in program.cells))
         if key not in self._futures:
-            self._futures[key] = self._pool.submit(harness.run, program, target.python)
+            self._futures[key] = self._pool.submit(
+                harness.run, program, target.python, target.async_backend
+            )
         return self._futures[key]
 
     def get(self, target: Target, example_id: str) -> Result:
@@ -139,6 +160,7 @@ _TARGETS_BY_TEST = {
     "test_same_stdout_as_langgraph_on_py310": (STEPGRAPH_310,),
     "test_langgraph_still_prints_the_recorded_output": (LANGGRAPH,),
     "test_prints_what_the_docs_print": (STEPGRAPH,),
+    "test_async_example_on_trio": (STEPGRAPH_TRIO,),
 }
 
 
@@ -169,7 +191,10 @@ def _stdout(result: Result, what: str, program: extract.Program) -> str:
 
 def _compare_with_langgraph(runs: _Runs, mine: Target, example_id: str) -> None:
     program = extract.program(INV, example_id, mine.library)
-    actual = _stdout(runs.get(mine, example_id), mine.name, program)
+    result = runs.get(mine, example_id)
+    actual = _stdout(result, mine.name, program)
+    # no warning, no swallowed traceback: the docs show none
+    assert result.stderr == "", f"{example_id} wrote to stderr on {mine.name}:\n{result.stderr}"
     expected = EXPECTED[example_id]
     if actual != expected:
         pytest.fail(
@@ -238,6 +263,19 @@ def test_same_stdout_as_langgraph_on_py310(runs: _Runs, example_id: str) -> None
             else "no Python 3.10 interpreter with stepgraph and langchain-core installed"
         )
     _compare_with_langgraph(runs, STEPGRAPH_310, example_id)
+
+
+@pytest.mark.parametrize("example_id", ASYNC)
+def test_async_example_on_trio(runs: _Runs, example_id: str) -> None:
+    """stepgraph's async API runs on trio as well: the top-level ``await`` cells run in
+    ``trio.run`` and print what LangGraph prints on asyncio."""
+    cells = extract.program(INV, example_id, "stepgraph").cells
+    if any(".ainvoke(" in c.source for c in cells):
+        pytest.skip(
+            "awaits a langchain-core chat model, which is asyncio-only "
+            "(BaseChatModel.agenerate uses asyncio.gather)"
+        )
+    _compare_with_langgraph(runs, STEPGRAPH_TRIO, example_id)
 
 
 @pytest.mark.parametrize("example_id", _ids())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin
 
 from ._inject import call_shape
@@ -97,7 +98,7 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
         cache_policy: Any = None,
         destinations: Any = None,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
         **kwargs: Any,
     ) -> StateGraph[StateT, ContextT, InputT, OutputT]:
         """Add a node: ``add_node(fn)`` (named after ``fn``) or ``add_node("name", fn)``.
@@ -146,6 +147,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 raise ValueError(
                     f"'{ch}' is a reserved character and is not allowed in the node names."
                 )
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
         if timeout is not None and not timeout > 0:
             raise ValueError(
                 f"add_node({name!r}, timeout={timeout!r}): timeout must be a positive number of seconds"

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import attrs
+
 from . import _state
-from ._context import TaskContext, current_task_context
+from ._context import TaskContext, current_task_context, task_context_var
 from ._events import Event
 from ._loop import RunResult, run_graph, run_nested
 from ._project import Projection
 from ._spec import GraphSpec
 from ._stream import DEFAULT_BUFFER, RunStream
-from ._sync import iterate_sync, run_sync
-from ._writer import NullEmitter, StreamEmitter
+from ._sync import iterate_sync, portal, run_sync
+from ._writer import BufferEmitter, NullEmitter, StreamEmitter
 from .types import GraphOutput, StateSnapshot
 
 if TYPE_CHECKING:
@@ -294,11 +297,11 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         """Sync :meth:`ainvoke` (through the process-wide portal, or the running graph's
         event loop when called inside a sync node)."""
         parent = current_task_context()
+        if parent is not None and parent.loop_thread == threading.get_ident():
+            return self._invoke_blocking_in_loop(parent, input, config, kwargs)
 
         async def call() -> Any:
             if parent is not None:
-                from ._context import task_context_var
-
                 reset = task_context_var.set(parent)
                 try:
                     return await self.ainvoke(input, config, **kwargs)
@@ -307,6 +310,32 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
             return await self.ainvoke(input, config, **kwargs)
 
         return run_sync(call)
+
+    def _invoke_blocking_in_loop(
+        self,
+        parent: TaskContext,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        # A sync invoke() inside an async node blocks the host's event loop, so the nested
+        # run goes to the portal's loop; its events are collected there and handed to the
+        # host's stream when it returns (they cannot cross to a blocked loop live).
+        collector = BufferEmitter(parent.emitter)
+        proxy = attrs.evolve(parent, emitter=collector, writer_ns=parent.writer_ns)
+
+        async def call() -> Any:
+            reset = task_context_var.set(proxy)
+            try:
+                return await self.ainvoke(input, config, **kwargs)
+            finally:
+                task_context_var.reset(reset)
+
+        try:
+            return portal().call(call)
+        finally:
+            for event in collector.events:
+                parent.emitter.send_from_sync(event)
 
     # -- state -----------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from ._context import TaskContext, task_context_var
 from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
-from ._spec import END, BranchSpec, GraphSpec
+from ._spec import END, BranchSpec, GraphSpec, NodeSpec
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -338,21 +338,14 @@ async def _once(
     spec = run.spec
     node = task.node
     value = _node_input(spec, task, snapshot)
-    if node.subgraph is not None:
-        output = await _run_subgraph(node.subgraph, value, ctx, spec)
+    if node.timeout is None:
+        output = await _invoke_node(node, value, ctx, spec, abandon=False)
     else:
-        shape = node.shape
-        assert shape is not None
-        kwargs = {name: _injected(name, ctx) for name in shape.inject}
-        args = (value,) if shape.takes_input else ()
-        if node.timeout is None:
-            output = await _call(node.fn, shape.is_async, args, kwargs, False)
-        else:
-            try:
-                with anyio.fail_after(node.timeout):
-                    output = await _call(node.fn, shape.is_async, args, kwargs, True)
-            except TimeoutError as exc:
-                raise NodeTimeoutError(task.name, node.timeout) from exc
+        try:
+            with anyio.fail_after(node.timeout):
+                output = await _invoke_node(node, value, ctx, spec, abandon=True)
+        except TimeoutError as exc:
+            raise NodeTimeoutError(task.name, node.timeout) from exc
     writes, routes = parse_output(spec, output)
     _check_own_conflicts(spec, writes)
     if "messages" in ctx.emitter.wants and output is not None:
@@ -396,6 +389,18 @@ def _check_own_conflicts(spec: GraphSpec, writes: Sequence[tuple[str, Any]]) -> 
         if key in seen and spec.channels[key].reducer is None:
             apply_writes(spec, {}, [(k, v) for k, v in writes if k == key])
         seen.add(key)
+
+
+async def _invoke_node(
+    node: NodeSpec, value: Any, ctx: TaskContext, spec: GraphSpec, *, abandon: bool
+) -> Any:
+    if node.subgraph is not None:
+        return await _run_subgraph(node.subgraph, value, ctx, spec)
+    shape = node.shape
+    assert shape is not None
+    kwargs = {name: _injected(name, ctx) for name in shape.inject}
+    args = (value,) if shape.takes_input else ()
+    return await _call(node.fn, shape.is_async, args, kwargs, abandon)
 
 
 async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:

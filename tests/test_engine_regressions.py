@@ -1,8 +1,6 @@
 """Regression tests for engine bugs the engine test suite found (all fixed).
 
-Not committed (see the test-suite report). Each test states LangGraph's observed
-behaviour (langgraph 1.2.22) and is the regression test for the fix; move it to its
-home module once it passes.
+Each test states LangGraph's observed behaviour (langgraph 1.2.22).
 """
 
 from __future__ import annotations

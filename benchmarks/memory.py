@@ -4,8 +4,9 @@ Every (workload, contender, mode) gets its own process, forked from a clean pare
 has only imported the libraries (``forkserver``), so one workload's garbage and
 allocator arenas never flatter or spoil another's numbers. In that process:
 
-1. the graph is built and a 2-node graph is run once on the same backend (thread pools,
-   portals and lazy imports exist before measuring);
+1. a tiny instance of the same scenario runs once on the same backend (thread pools,
+   portals, lazy imports and first-use caches exist before measuring), then the graph
+   is built;
 2. **RSS**: the peak-RSS mark is reset (``/proc/self/clear_refs``), the workload runs
    once; ``rss_peak_mb`` is VmHWM minus VmRSS before the run, ``rss_retained_mb`` is
    VmRSS after minus before;
@@ -29,7 +30,7 @@ import anyio
 
 from benchlib import load
 from harness import FLOOR, describe_error
-from scenarios import TinyInvoke, Workload, registry
+from scenarios import Workload, registry
 
 __all__ = ["measure_all"]
 
@@ -99,15 +100,16 @@ class _Rss:
 
 
 async def _measure_async(workload: Workload, contender: str, mode: str) -> dict[str, Any]:
+    warm = workload.small()
     if contender == FLOOR:
+        await warm.floor_async()
 
         async def run() -> tuple[float, Any]:
             return await workload.floor_async()
 
     else:
         lib = load(contender)
-        tiny = TinyInvoke(1)
-        await tiny.run_async(lib, tiny.build(lib, True))
+        await warm.run_async(lib, warm.build(lib, True))
         graph = workload.build(lib, True)
 
         async def run() -> tuple[float, Any]:
@@ -130,12 +132,13 @@ async def _measure_async(workload: Workload, contender: str, mode: str) -> dict[
 
 
 def _measure_sync(workload: Workload, contender: str) -> dict[str, Any]:
+    warm = workload.small()
     if contender == FLOOR:
+        warm.floor_sync()
         run: Callable[[], tuple[float, Any]] = workload.floor_sync
     else:
         lib = load(contender)
-        tiny = TinyInvoke(1)
-        tiny.run_sync(lib, tiny.build(lib, False))
+        warm.run_sync(lib, warm.build(lib, False))
         graph = workload.build(lib, False)
 
         def run() -> tuple[float, Any]:

@@ -109,6 +109,11 @@ class Workload:
     def prepare(self) -> None:
         """Build whatever a run reads but must not pay for (large inputs)."""
 
+    def small(self) -> Workload:
+        """A tiny instance of the same scenario: a warm-up that touches the same code
+        (lazy imports, caches) without pre-growing the heap to this one's size."""
+        return TinyInvoke(1)
+
     # running -------------------------------------------------------------------------
 
     @property
@@ -155,6 +160,9 @@ class Sequential(Workload):
         self.checkpointer = checkpointer
         self.recursion_limit = n + 10
 
+    def small(self) -> Workload:
+        return Sequential(2, self.checkpointer)
+
     def graph(self, lib: Lib, is_async: bool, checkpointer: Any) -> Any:
         return _chain(lib, self.n, _aincrement if is_async else _increment, checkpointer)
 
@@ -195,6 +203,9 @@ class CommandGoto(Workload):
         self.name = f"command_goto_{n}"
         self.checkpointer = checkpointer
         self.recursion_limit = n + 10
+
+    def small(self) -> Workload:
+        return CommandGoto(2, self.checkpointer)
 
     def graph(self, lib: Lib, is_async: bool, checkpointer: Any) -> Any:
         n, command, end = self.n, lib.Command, lib.END
@@ -273,6 +284,9 @@ class Fanout(Workload):
         self.n = n
         self.name = f"fanout_{n}"
         self.checkpointer = checkpointer
+
+    def small(self) -> Workload:
+        return Fanout(1, self.checkpointer)
 
     def graph(self, lib: Lib, is_async: bool, checkpointer: Any) -> Any:
         sub = lib.StateGraph(SubjectState)
@@ -365,6 +379,9 @@ class Wide(Workload):
         self._input: dict[str, Any] | None = None
         self._nodes = [self._node(step) for step in range(_WIDE_STEPS)]
         self._async_nodes = [_asyncify(fn) for fn in self._nodes]
+
+    def small(self) -> Workload:
+        return Wide(self.kind, 2, 2, self.checkpointer)
 
     def _make_input(self) -> dict[str, Any]:
         if self.kind == "list":
@@ -466,6 +483,9 @@ class React(Workload):
         self.checkpointer = checkpointer
         self.recursion_limit = 2 * turns + 10
 
+    def small(self) -> Workload:
+        return React(1, self.checkpointer)
+
     def graph(self, lib: Lib, is_async: bool, checkpointer: Any) -> Any:
         turns, end = self.turns, lib.END
         # functional form: the reducer comes from ``lib``, so a class body's (string)
@@ -535,6 +555,9 @@ class StreamCustom(Workload):
     def __init__(self, n: int) -> None:
         self.n = n
         self.name = f"stream_custom_{_count(n)}"
+
+    def small(self) -> Workload:
+        return type(self)(10)
 
     def graph(self, lib: Lib, is_async: bool, checkpointer: Any) -> Any:
         n, get_writer = self.n, lib.get_stream_writer

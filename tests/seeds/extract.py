@@ -714,6 +714,18 @@ def _notebook_cells(inv: Inventory, ex: Example) -> list[Cell]:
     return [Cell(c.id, c.source, notebook=True) for c in upto]
 
 
+def run_plan(inv: Inventory, example_id: str, target: str) -> tuple[Program, int]:
+    """The program to run for ``example_id`` and the index of the cell whose stdout is
+    the example's.  The notebook's cells share one run of the whole notebook: a cell's
+    output does not depend on the cells after it."""
+    ex = inv.example(example_id)
+    if ex.notebook and example_id not in NOTEBOOK_INTRO:
+        whole = program(inv, notebook_flow(inv, example_id.split(":")[0])[-1].id, target)
+        return whole, [c.id for c in whole.cells].index(example_id)
+    prog = program(inv, example_id, target)
+    return prog, len(prog.cells) - 1
+
+
 def runnable(inv: Inventory) -> Iterator[Example]:
     return (ex for ex in inv.examples if ex.kind in ("program", "fragment"))
 

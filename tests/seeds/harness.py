@@ -55,6 +55,10 @@ class Result:
         errors = [e for e in self.errors if e]
         return errors[-1] if errors else f"exit status {self.returncode}\n{self.stderr}"
 
+    def cell_ok(self, index: int) -> bool:
+        """Cell ``index`` and every cell before it ran without an error."""
+        return len(self.errors) > index and all(e is None for e in self.errors[: index + 1])
+
 
 def interpreter_has(python: str, *modules: str) -> bool:
     if not Path(python).exists():

@@ -79,6 +79,7 @@ class FakeChatModel(GenericFakeChatModel):
     messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
     model_name: str = "gpt-4o-mini"
     provider: str = "openai"
+    # ChatOpenAI's default when the docs were rendered (their metadata shows 0.7)
     temperature: float | None = 0.7
 
     @property

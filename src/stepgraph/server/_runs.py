@@ -309,6 +309,16 @@ class Manager:
         return bool(self.thread_runs(thread_id))
 
     def entry_for_thread(self, thread: Mapping[str, Any]) -> GraphEntry | None:
+        """The graph that reads the thread's state: its latest run's (threads may run
+        several graphs), else ``metadata.graph_id``."""
+        thread_id = thread.get("thread_id")
+        latest = max(
+            (r for r in self.runs.values() if r["thread_id"] == thread_id),
+            key=lambda r: str(r["created_at"]),
+            default=None,
+        )
+        if latest is not None and latest["assistant_id"] in self.by_assistant:
+            return self.by_assistant[latest["assistant_id"]]
         graph_id = (thread.get("metadata") or {}).get("graph_id")
         return self.graphs.get(graph_id) if isinstance(graph_id, str) else None
 

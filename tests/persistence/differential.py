@@ -1,0 +1,429 @@
+"""Persistence scenarios written once against a LangGraph-shaped API, run on stepgraph and
+on the real LangGraph, and reduced to comparable traces.
+
+A scenario is ``fn(api, saver) -> list`` of observations (invoke results, snapshots,
+history, stream chunks). :func:`normalize` turns them into plain data and replaces each
+checkpoint id, task id and interrupt id by ``<id:n>`` in order of first appearance, so
+two traces match when they agree on values *and* on which ids are the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import operator
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
+
+__all__ = ["SCENARIOS", "Api", "langgraph_api", "normalize", "stepgraph_api"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Api:
+    name: str
+    StateGraph: Any
+    START: str
+    END: str
+    interrupt: Callable[[Any], Any]
+    Command: Any
+
+
+def stepgraph_api() -> Api:
+    from stepgraph.graph import END, START, StateGraph
+    from stepgraph.types import Command, interrupt
+
+    return Api("stepgraph", StateGraph, START, END, interrupt, Command)
+
+
+def langgraph_api() -> Api:
+    from langgraph.graph import END, START, StateGraph  # type: ignore[import-not-found]
+    from langgraph.types import Command, interrupt  # type: ignore[import-not-found]
+
+    return Api("langgraph", StateGraph, START, END, interrupt, Command)
+
+
+def langgraph_saver() -> Any:
+    from langgraph.checkpoint.memory import InMemorySaver  # type: ignore[import-not-found]
+
+    return InMemorySaver()
+
+
+# --- normalization ----------------------------------------------------------------------
+
+_ID = re.compile(r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$")
+_NS = re.compile(r"^([A-Za-z_][\w-]*):([0-9a-f-]{36})$")
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if value not in self.seen:
+            self.seen[value] = f"<id:{len(self.seen)}>"
+        return self.seen[value]
+
+
+def normalize(trace: Any, *, start_task: bool = False) -> Any:
+    """Plain, comparable data. The ``__start__`` task of an input checkpoint is reduced
+    to its name unless ``start_task`` (stepgraph and LangGraph differ there; see
+    test_bugs_pending.py), so that difference does not shift every later id."""
+    ids = _Ids()
+
+    def walk(obj: Any, key: str | None = None) -> Any:
+        kind = type(obj).__name__
+        if kind == "StateSnapshot":
+            return {
+                "StateSnapshot": {
+                    f: walk(getattr(obj, f), f)
+                    for f in (
+                        "values",
+                        "next",
+                        "config",
+                        "metadata",
+                        "created_at",
+                        "parent_config",
+                        "tasks",
+                        "interrupts",
+                    )
+                }
+            }
+        if kind == "PregelTask" and obj.name == "__start__" and not start_task:
+            return {"PregelTask": "__start__"}
+        if kind == "PregelTask":
+            return {
+                "PregelTask": {
+                    f: walk(getattr(obj, f), f)
+                    for f in ("id", "name", "path", "error", "interrupts", "state", "result")
+                }
+            }
+        if kind == "Interrupt":
+            return {"Interrupt": {"value": walk(obj.value), "id": walk(obj.id, "id")}}
+        if kind == "GraphOutput":
+            return {"GraphOutput": {"value": walk(obj.value), "interrupts": walk(obj.interrupts)}}
+        if isinstance(obj, dict):
+            return {
+                k: walk(v, k)
+                for k, v in obj.items()
+                if k != "checkpoint_map"  # LangGraph-internal routing key, not compared
+            }
+        if isinstance(obj, (list, tuple)):
+            items = [walk(v) for v in obj]
+            return items if isinstance(obj, list) else tuple(items)
+        if isinstance(obj, str):
+            if key in ("created_at", "ts", "timestamp") and obj:
+                return "<ts>"
+            if _ID.match(obj):
+                return ids(obj)
+            m = _NS.match(obj)
+            if m:
+                return f"{m.group(1)}:{ids(m.group(2))}"
+            return obj
+        if isinstance(obj, BaseException):
+            return f"{type(obj).__name__}({obj})"
+        return obj
+
+    return walk(trace)
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+class State(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+class _Calls:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def hit(self, name: str) -> None:
+        with self.lock:
+            self.counts[name] += 1
+
+
+def _node(api: Api, name: str, calls: _Calls, questions: int = 0) -> Any:
+    def node(state: State) -> dict[str, Any]:
+        calls.hit(name)
+        answers = [str(api.interrupt(f"{name}?{i}")) for i in range(questions)]
+        return {"log": [":".join([name, *answers])]}
+
+    return node
+
+
+def _chain(
+    api: Api, saver: Any, names: str, calls: _Calls, asks: dict[str, int] | None = None, **kw: Any
+) -> Any:
+    asks = asks or {}
+    b = api.StateGraph(State)
+    for n in names:
+        b.add_node(n, _node(api, n, calls, asks.get(n, 0)))
+    b.add_edge(api.START, names[0])
+    for x, y in itertools.pairwise(names):
+        b.add_edge(x, y)
+    b.add_edge(names[-1], api.END)
+    return b.compile(checkpointer=saver, **kw)
+
+
+def _fan(api: Api, saver: Any, calls: _Calls, asks: dict[str, int]) -> Any:
+    """START → a → p1, p2, p3 → z → END (p1..p3 ask ``asks[name]`` questions)."""
+    b = api.StateGraph(State)
+    b.add_node("a", _node(api, "a", calls))
+    b.add_node("z", _node(api, "z", calls))
+    b.add_edge(api.START, "a")
+    for n in ("p1", "p2", "p3"):
+        b.add_node(n, _node(api, n, calls, asks.get(n, 0)))
+        b.add_edge("a", n)
+        b.add_edge(n, "z")
+    b.add_edge("z", api.END)
+    return b.compile(checkpointer=saver)
+
+
+def _cfg(tid: str, **extra: Any) -> dict[str, Any]:
+    return {"configurable": {"thread_id": tid, **extra}}
+
+
+def _past(cfg: dict[str, Any], snapshot: Any) -> dict[str, Any]:
+    return {
+        "configurable": {
+            **cfg["configurable"],
+            "checkpoint_ns": "",
+            "checkpoint_id": snapshot.config["configurable"]["checkpoint_id"],
+        }
+    }
+
+
+def chain_state_and_updates(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _chain(api, saver, "ab", calls)
+    cfg = _cfg("t")
+    out: list[Any] = [
+        g.invoke({"log": ["in"]}, cfg),
+        g.get_state(cfg),
+        list(g.get_state_history(cfg)),
+    ]
+    out.append(g.update_state(cfg, {"log": ["u"]}))
+    out.append(g.get_state(cfg))
+    out.append(g.update_state(cfg, {"log": ["u2"]}, as_node="a"))
+    out += [g.get_state(cfg), list(g.stream(None, cfg, stream_mode="updates"))]
+    out += [list(g.get_state_history(cfg)), dict(calls.counts)]
+    fresh = _cfg("fresh")
+    out += [g.update_state(fresh, {"log": ["seed"]}), g.get_state(fresh), g.invoke(None, fresh)]
+    return out
+
+
+def interrupt_and_resume(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _chain(api, saver, "axb", calls, asks={"x": 2})
+    cfg = _cfg("t")
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode=["values", "updates"]))]
+    out.append(g.get_state(cfg))
+    out.append(list(g.stream(api.Command(resume="one"), cfg, stream_mode=["values", "updates"])))
+    out.append(g.get_state(cfg))
+    out.append(g.invoke(api.Command(resume="two"), cfg))
+    out += [list(g.get_state_history(cfg)), dict(calls.counts)]
+    return out
+
+
+def parallel_interrupts(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _fan(api, saver, calls, {"p1": 2, "p2": 1})
+    cfg = _cfg("t")
+    first = g.invoke({"log": []}, cfg)
+    state = g.get_state(cfg)
+    by_value = {i.value: i.id for i in state.interrupts}
+    out: list[Any] = [sorted(i.value for i in first["__interrupt__"]), first["log"], state]
+    out.append(g.invoke(api.Command(resume={by_value["p1?0"]: "A", by_value["p2?0"]: "B"}), cfg))
+    out.append(g.get_state(cfg))
+    out.append(g.invoke(api.Command(resume="C"), cfg))
+    out += [g.get_state(cfg), list(g.get_state_history(cfg)), dict(calls.counts)]
+    return out
+
+
+def breakpoints(api: Api, saver: Any) -> list[Any]:
+    out: list[Any] = []
+    cases = [
+        ({"interrupt_before": ["b"]}, {}),
+        ({"interrupt_after": ["b"]}, {}),
+        ({"interrupt_before": "*"}, {}),
+        ({"interrupt_after": "*"}, {}),
+        ({}, {"interrupt_before": ["c"]}),
+        ({}, {"interrupt_after": ["a"]}),
+    ]
+    for i, (compile_kw, call_kw) in enumerate(cases):
+        g = _chain(api, saver, "abc", _Calls(), **compile_kw)
+        cfg = _cfg(f"bp-{i}")
+        out.append(list(g.stream({"log": []}, cfg, stream_mode=["updates", "values"], **call_kw)))
+        out.append(g.get_state(cfg))
+        out.append(list(g.stream(None, cfg, stream_mode=["updates", "values"], **call_kw)))
+        out.append(list(g.get_state_history(cfg)))
+    return out
+
+
+def _sub(api: Api, calls: _Calls) -> Any:
+    sub = api.StateGraph(State)
+    sub.add_node("sa", _node(api, "sa", calls))
+    sub.add_node("sb", _node(api, "sb", calls, 1))
+    sub.add_edge(api.START, "sa")
+    sub.add_edge("sa", "sb")
+    return sub.compile()
+
+
+def subgraph_interrupt(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    b = api.StateGraph(State)
+    b.add_node("pre", _node(api, "pre", calls))
+    b.add_node("child", _sub(api, calls))
+    b.add_node("post", _node(api, "post", calls))
+    b.add_edge(api.START, "pre")
+    b.add_edge("pre", "child")
+    b.add_edge("child", "post")
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode="updates", subgraphs=True))]
+    out += [g.get_state(cfg), g.get_state(cfg, subgraphs=True)]
+    out.append(
+        list(g.stream(api.Command(resume="yes"), cfg, stream_mode="updates", subgraphs=True))
+    )
+    out += [g.get_state(cfg), list(g.get_state_history(cfg)), dict(calls.counts)]
+    return out
+
+
+def subgraph_state(api: Api, saver: Any) -> list[Any]:
+    """Only the nested snapshot of an interrupted subgraph node (config and metadata)."""
+    calls = _Calls()
+    b = api.StateGraph(State)
+    b.add_node("pre", _node(api, "pre", calls))
+    b.add_node("child", _sub(api, calls))
+    b.add_edge(api.START, "pre")
+    b.add_edge("pre", "child")
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    parent = g.get_state(cfg)
+    return [parent.config, g.get_state(cfg, subgraphs=True).tasks[0].state]
+
+
+def graph_called_in_a_node(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    sub = _sub(api, calls)
+
+    def host(state: State) -> dict[str, Any]:
+        calls.hit("host")
+        return {"log": ["host", *sub.invoke({"log": ["hin"]})["log"]]}
+
+    b = api.StateGraph(State)
+    b.add_node("host", host)
+    b.add_edge(api.START, "host")
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg), g.get_state(cfg, subgraphs=True)]
+    out += [g.invoke(api.Command(resume="ok"), cfg), dict(calls.counts)]
+    return out
+
+
+def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _chain(api, saver, "abc", calls)
+    cfg = _cfg("t")
+    g.invoke({"log": ["in"]}, cfg)
+    past = list(g.get_state_history(cfg))[2]
+    calls.counts.clear()
+    out: list[Any] = [list(g.stream(None, _past(cfg, past), stream_mode="updates"))]
+    out += [dict(calls.counts), list(g.get_state_history(cfg))]
+    return out
+
+
+def fork_past_checkpoint(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _chain(api, saver, "abc", calls)
+    cfg = _cfg("t")
+    g.invoke({"log": ["in"]}, cfg)
+    snaps = list(g.get_state_history(cfg))
+    fork = g.update_state(_past(cfg, snaps[2]), {"log": ["fork"]})
+    out: list[Any] = [fork, g.get_state(fork), g.get_state(cfg)]
+    out += [g.invoke(None, cfg), list(g.get_state_history(cfg)), dict(calls.counts)]
+    return out
+
+
+def update_as_node_replaces_pending(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _chain(api, saver, "abc", calls)
+    cfg = _cfg("t")
+    g.invoke({"log": ["in"]}, cfg)
+    step0 = list(g.get_state_history(cfg))[-2]
+    cfg2 = g.update_state(_past(cfg, step0), {"log": ["f"]}, as_node="b")
+    out: list[Any] = [g.get_state(cfg2)]
+    p = _fan(api, saver, calls, {"p1": 1, "p2": 1})
+    pc = _cfg("p")
+    p.invoke({"log": []}, pc)
+    p.update_state(pc, {"log": ["u1"]}, as_node="p1")
+    out += [p.get_state(pc).next, p.invoke(None, pc)]
+    return out
+
+
+def durability_exit(api: Api, saver: Any) -> list[Any]:
+    g = _chain(api, saver, "abc", _Calls())
+    cfg = _cfg("t")
+    g.invoke({"log": ["1"]}, cfg, durability="exit")
+    g.invoke({"log": ["2"]}, cfg, durability="exit")
+    out: list[Any] = [list(g.get_state_history(cfg))]
+    q = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    qc = _cfg("q")
+    out.append(q.invoke({"log": []}, qc, durability="exit"))
+    out.append(list(q.get_state_history(qc)))
+    out.append(q.invoke(api.Command(resume="r"), qc, durability="exit"))
+    out.append(list(q.get_state_history(qc)))
+    return out
+
+
+def durability_exit_breakpoint(api: Api, saver: Any) -> list[Any]:
+    g = _chain(api, saver, "abc", _Calls(), interrupt_before=["b"])
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg, durability="exit")]
+    out.append(list(g.get_state_history(cfg)))
+    out.append(g.invoke(None, cfg, durability="exit"))
+    out.append(list(g.get_state_history(cfg)))
+    return out
+
+
+def none_on_a_finished_thread(api: Api, saver: Any) -> list[Any]:
+    g = _chain(api, saver, "ab", _Calls())
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    return [g.invoke(None, cfg), list(g.stream(None, cfg, stream_mode="values"))]
+
+
+def checkpoints_stream(api: Api, saver: Any) -> list[Any]:
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    cfg = _cfg("t", user="u")
+    first = list(g.stream({"log": []}, cfg, stream_mode="checkpoints"))
+    resumed = list(g.stream(api.Command(resume="r"), cfg, stream_mode="checkpoints"))
+    return [first, resumed]
+
+
+SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
+    f.__name__: f
+    for f in (
+        chain_state_and_updates,
+        interrupt_and_resume,
+        parallel_interrupts,
+        breakpoints,
+        subgraph_interrupt,
+        subgraph_state,
+        graph_called_in_a_node,
+        replay_past_checkpoint,
+        fork_past_checkpoint,
+        update_as_node_replaces_pending,
+        durability_exit,
+        durability_exit_breakpoint,
+        none_on_a_finished_thread,
+        checkpoints_stream,
+    )
+}

@@ -40,14 +40,13 @@ class ServerProcess:
         config: Path = CONFIG,
         cwd: Path | None = None,
         extra: tuple[str, ...] = (),
+        command: tuple[str, ...] = (sys.executable, "-m", "stepgraph.server"),
     ) -> None:
         self.backend = backend
         self.database = database
         self.log_path = Path(database + ".log") if database != ":memory:" else None
         args = [
-            sys.executable,
-            "-m",
-            "stepgraph.server",
+            *command,
             "--config",
             str(config),
             "--port",

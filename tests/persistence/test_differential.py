@@ -2,8 +2,8 @@
 persistence scenarios must leave the same observable trace — results, snapshots,
 history, stream chunks — up to the spelling of ids. Needs langgraph installed.
 
-Scenarios that still differ are listed in PENDING (each is a failing test in
-test_bugs_pending.py until the engine is fixed).
+Scenarios that still differ are listed in ``differential.PENDING`` (each is a failing
+test in test_bugs_pending.py until the engine is fixed).
 """
 
 from __future__ import annotations
@@ -12,24 +12,19 @@ from typing import Any
 
 import pytest
 
-from .differential import SCENARIOS, langgraph_api, langgraph_saver, normalize, stepgraph_api
+from .differential import (
+    PENDING,
+    SCENARIOS,
+    langgraph_api,
+    langgraph_saver,
+    normalize,
+    stepgraph_api,
+)
 
 pytest.importorskip("langgraph")
 
 pytestmark = pytest.mark.differential
 
-PENDING = {
-    "interrupt_and_resume",
-    "parallel_interrupts",
-    "subgraph_interrupt",
-    "subgraph_state",
-    "graph_called_in_a_node",
-    "replay_past_checkpoint",
-    "update_as_node_replaces_pending",
-    "durability_exit_breakpoint",
-    "none_on_a_finished_thread",
-    "checkpoints_stream",
-}
 PASSING = [name for name in SCENARIOS if name not in PENDING]
 
 

@@ -237,25 +237,38 @@ async def test_cancelled_run_records_the_unfinished_task_and_resumes_it(
         ]
 
 
-async def fast_saved(graph: Any, cfg: dict[str, Any]) -> bool:
-    state = await graph.aget_state(cfg)
-    return any(t.name == "fast" and t.result is not None for t in state.tasks)
+class WritesWatcher:
+    """Delegates to ``saver``; sets ``saved[task_name]`` once that task's pending writes
+    are stored, so a test can act right after a task's result is durable."""
+
+    def __init__(self, saver: BaseCheckpointSaver, names: tuple[str, ...]) -> None:
+        self._saver = saver
+        self.saved = {name: anyio.Event() for name in names}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._saver, name)
+
+    async def aput_writes(
+        self, config: Any, writes: Any, task_id: str, task_path: str = ""
+    ) -> None:
+        await self._saver.aput_writes(config, writes, task_id, task_path)
+        for channel, value in writes:
+            if channel == "log" and value and value[0] in self.saved:
+                self.saved[value[0]].set()
 
 
 async def test_cancelled_ainvoke_in_a_task_group(saver: BaseCheckpointSaver) -> None:
     calls = Calls()
     started = anyio.Event()
     gate = {"block": True, "started": started.set}
-    graph = cancellable_graph(saver, calls, gate)
+    watcher = WritesWatcher(saver, ("fast",))
+    graph = cancellable_graph(watcher, calls, gate)
     cfg = thread("t")
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(graph.ainvoke, {"log": []}, cfg)
         await started.wait()
-        # fast has returned by now or soon; wait until its writes are in the saver
-        with anyio.fail_after(30):
-            while not await fast_saved(graph, cfg):
-                await anyio.sleep(0.01)  # polling storage, not ordering tasks
+        await watcher.saved["fast"].wait()
         tg.cancel_scope.cancel()
     await check_cancelled_state(graph, cfg)
 

@@ -226,9 +226,18 @@ def interrupt_and_resume(api: Api, saver: Any) -> list[Any]:
     out.append(g.get_state(cfg))
     out.append(list(g.stream(api.Command(resume="one"), cfg, stream_mode=["values", "updates"])))
     out.append(g.get_state(cfg))
-    out.append(g.invoke(api.Command(resume="two"), cfg))
-    out += [list(g.get_state_history(cfg)), dict(calls.counts)]
+    out += [g.invoke(api.Command(resume="two"), cfg), g.get_state(cfg), dict(calls.counts)]
     return out
+
+
+def interrupt_history(api: Api, saver: Any) -> list[Any]:
+    """History after a node was interrupted twice and then finished."""
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 2})
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    g.invoke(api.Command(resume="one"), cfg)
+    g.invoke(api.Command(resume="two"), cfg)
+    return list(g.get_state_history(cfg))
 
 
 def parallel_interrupts(api: Api, saver: Any) -> list[Any]:
@@ -243,6 +252,19 @@ def parallel_interrupts(api: Api, saver: Any) -> list[Any]:
     out.append(g.get_state(cfg))
     out.append(g.invoke(api.Command(resume="C"), cfg))
     out += [g.get_state(cfg), list(g.get_state_history(cfg)), dict(calls.counts)]
+    return out
+
+
+def parallel_resume_map(api: Api, saver: Any) -> list[Any]:
+    """Two parallel interrupts answered at once by id; the finished sibling is kept."""
+    calls = _Calls()
+    g = _fan(api, saver, calls, {"p1": 1, "p2": 1})
+    cfg = _cfg("t")
+    first = g.invoke({"log": []}, cfg)
+    pending = sorted(first["__interrupt__"], key=lambda i: i.value)
+    answers = {i.id: i.value.upper() for i in pending}
+    out: list[Any] = [first["log"], [i.value for i in pending], g.get_state(cfg).interrupts]
+    out += [g.invoke(api.Command(resume=answers), cfg), g.get_state(cfg), dict(calls.counts)]
     return out
 
 
@@ -275,8 +297,7 @@ def _sub(api: Api, calls: _Calls) -> Any:
     return sub.compile()
 
 
-def subgraph_interrupt(api: Api, saver: Any) -> list[Any]:
-    calls = _Calls()
+def _subgraph_host(api: Api, saver: Any, calls: _Calls) -> Any:
     b = api.StateGraph(State)
     b.add_node("pre", _node(api, "pre", calls))
     b.add_node("child", _sub(api, calls))
@@ -284,15 +305,29 @@ def subgraph_interrupt(api: Api, saver: Any) -> list[Any]:
     b.add_edge(api.START, "pre")
     b.add_edge("pre", "child")
     b.add_edge("child", "post")
-    g = b.compile(checkpointer=saver)
+    return b.compile(checkpointer=saver)
+
+
+def subgraph_interrupt(api: Api, saver: Any) -> list[Any]:
+    calls = _Calls()
+    g = _subgraph_host(api, saver, calls)
     cfg = _cfg("t")
     out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode="updates", subgraphs=True))]
-    out += [g.get_state(cfg), g.get_state(cfg, subgraphs=True)]
+    out.append(g.get_state(cfg))
     out.append(
         list(g.stream(api.Command(resume="yes"), cfg, stream_mode="updates", subgraphs=True))
     )
-    out += [g.get_state(cfg), list(g.get_state_history(cfg)), dict(calls.counts)]
+    out += [g.get_state(cfg), dict(calls.counts)]
     return out
+
+
+def subgraph_history(api: Api, saver: Any) -> list[Any]:
+    """The host's history after its subgraph node was interrupted and resumed."""
+    g = _subgraph_host(api, saver, _Calls())
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    g.invoke(api.Command(resume="yes"), cfg)
+    return list(g.get_state_history(cfg))
 
 
 def subgraph_state(api: Api, saver: Any) -> list[Any]:
@@ -413,9 +448,12 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
     for f in (
         chain_state_and_updates,
         interrupt_and_resume,
+        interrupt_history,
         parallel_interrupts,
+        parallel_resume_map,
         breakpoints,
         subgraph_interrupt,
+        subgraph_history,
         subgraph_state,
         graph_called_in_a_node,
         replay_past_checkpoint,
@@ -430,9 +468,9 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
 
 # Scenarios where stepgraph still differs (engine bugs; see test_bugs_pending.py).
 PENDING = {
-    "interrupt_and_resume",
+    "interrupt_history",
     "parallel_interrupts",
-    "subgraph_interrupt",
+    "subgraph_history",
     "subgraph_state",
     "graph_called_in_a_node",
     "replay_past_checkpoint",

@@ -263,3 +263,55 @@ def fold(state: dict[str, Any], update: Any) -> dict[str, Any]:
             else:
                 new[key] = value
     return new
+
+
+# -- streaming graphs: nodes that emit custom chunks, some of them subgraphs ----------------
+
+
+@attrs.frozen
+class StreamNodeDesc:
+    name: str
+    chunks: int
+    """How many custom chunks each run of the node writes."""
+    subgraph: bool = False
+    """The node is a compiled two-node graph (its inner nodes write the chunks)."""
+    sync: bool = False
+
+
+@attrs.frozen
+class StreamGraphDesc:
+    """Layer 0 fans out from START to every node of layer 1 … (a DAG of layers);
+    ``sends`` extra Send tasks go from the first layer to its first node."""
+
+    layers: tuple[tuple[StreamNodeDesc, ...], ...]
+    sends: int = 0
+
+
+@st.composite
+def stream_graphs(draw: st.DrawFn) -> StreamGraphDesc:
+    """Layered graphs (fan-out, fan-in) whose nodes stream custom chunks; some nodes
+    are subgraphs, some run in worker threads, some layers add Send tasks."""
+    count = 0
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        layer = []
+        for _ in range(draw(st.integers(1, 3))):
+            layer.append(
+                StreamNodeDesc(
+                    name=f"s{count}",
+                    chunks=draw(st.integers(0, 3)),
+                    subgraph=draw(st.booleans()),
+                    sync=draw(st.booleans()),
+                )
+            )
+            count += 1
+        layers.append(tuple(layer))
+    return StreamGraphDesc(layers=tuple(layers), sends=draw(st.integers(0, 3)))
+
+
+def stream_delays(desc: StreamGraphDesc) -> st.SearchStrategy[dict[str, list[int]]]:
+    """Scheduler turns each node waits before each of its chunks (no real time)."""
+    names = [n.name for layer in desc.layers for n in layer]
+    return st.fixed_dictionaries(
+        {name: st.lists(st.integers(0, 5), min_size=4, max_size=4) for name in names}
+    )

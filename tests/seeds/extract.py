@@ -29,7 +29,25 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+
+def _seeds_dir() -> Path:
+    """The seed docs: $STEPGRAPH_SEEDS_DIR, else ``shared/seeds`` beside the checkout
+    (the workplace layout), else the workplace's fixed location (clean CI clones live
+    elsewhere)."""
+    import os
+
+    candidates = [
+        os.environ.get("STEPGRAPH_SEEDS_DIR"),
+        Path(__file__).resolve().parents[3] / "shared" / "seeds",
+        "/work/shared/seeds",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path(__file__).resolve().parents[3] / "shared" / "seeds"
+
+
+SEEDS_DIR = _seeds_dir()
 
 # The issue that owns examples which need a running LangGraph Platform server.
 SERVER_ISSUE = "the server"

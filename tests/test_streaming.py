@@ -117,7 +117,7 @@ KINDS = [
 
 
 def _graph(kind: str, access: str) -> tuple[Any, int]:
-    node, depth = make_node(kind, access)
+    node, _depth = make_node(kind, access)
     graph = StateGraph(S).add_node("sub", node).add_edge(START, "sub").compile()
     expected = 2 if kind == "child-task" else 1
     return graph, expected
@@ -162,7 +162,7 @@ async def test_subgraph_output_hidden_without_subgraphs_flag() -> None:
 
 def test_writer_outside_a_run_raises() -> None:
     with pytest.raises(
-        RuntimeError, match="^Called get_stream_writer outside of a runnable context"
+        RuntimeError, match=r"^Called get_stream_writer outside of a runnable context"
     ):
         get_stream_writer()
 
@@ -261,7 +261,9 @@ async def test_modes_not_requested_build_nothing(monkeypatch: pytest.MonkeyPatch
     assert await graph.ainvoke({"log": []}) == {"log": ["n", "n"]}
     assert built == {"values": 0, "updates": 0, "tasks": 0, "ordered": 0}
     [c async for c in graph.astream({"log": []}, stream_mode="updates")]
-    assert built["updates"] > 0 and built["values"] == 0 and built["tasks"] == 0
+    assert built["updates"] > 0
+    assert built["values"] == 0
+    assert built["tasks"] == 0
 
 
 # -- one outcome, and a failing task's result chunk before the error --------------------------
@@ -274,11 +276,12 @@ async def test_failing_task_reports_its_result_before_the_error_is_raised() -> N
     graph = StateGraph(S).add_node(boom).add_edge(START, "boom").compile()
     seen: list[Any] = []
     stream = graph.astream({"log": []}, stream_mode=["tasks", "debug"])
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # noqa: PT012 - iterating is what raises
         async for chunk in stream:
             seen.append(chunk)
     results = [c for m, c in seen if m == "tasks" and "error" in c]
-    assert len(results) == 1 and isinstance(results[0]["error"], KeyError)
+    assert len(results) == 1
+    assert isinstance(results[0]["error"], KeyError)
     assert [c["type"] for m, c in seen if m == "debug"] == ["task", "task_result"]
     assert stream.outcome == "error"
 

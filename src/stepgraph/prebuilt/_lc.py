@@ -17,7 +17,7 @@ def require_langchain() -> Any:
     try:
         import langchain_core
         import langchain_core.messages
-        import langchain_core.tools  # noqa: F401
+        import langchain_core.tools
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(_HINT) from exc
     return langchain_core

@@ -28,7 +28,7 @@ def resolve_chat_model(model: str) -> Any:
     ``langchain.chat_models.init_chat_model`` (looked up at call time, so a stub
     installed in ``sys.modules`` is honoured)."""
     try:
-        from langchain.chat_models import init_chat_model
+        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         raise ImportError(
             f"create_react_agent(model={model!r}) resolves model names with LangChain's "

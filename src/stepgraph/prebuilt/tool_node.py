@@ -13,7 +13,7 @@ import anyio.to_thread
 from .._spec import END
 from ._lc import require_langchain, running_on_asyncio
 
-__all__ = ["ToolNode", "tools_condition", "tool_call_packet"]
+__all__ = ["ToolNode", "tool_call_packet", "tools_condition"]
 
 # The payload ``create_react_agent`` sends to the tools node for one tool call.
 _PACKET = "__stepgraph_tool_call__"
@@ -27,10 +27,7 @@ def tool_call_packet(call: Mapping[str, Any], state: Any) -> dict[str, Any]:
 def _messages_of(state: Any, key: str) -> list[Any]:
     if isinstance(state, list):
         return state
-    if isinstance(state, Mapping):
-        messages = state.get(key)
-    else:
-        messages = getattr(state, key, None)
+    messages = state.get(key) if isinstance(state, Mapping) else getattr(state, key, None)
     if messages is None:
         raise ValueError(f"No messages found in input: expected a list or a {key!r} key")
     return list(messages)
@@ -135,6 +132,10 @@ class ToolNode:
         try:
             if running_on_asyncio():
                 output = await tool.ainvoke(tool_call)
+            elif getattr(tool, "func", None) is None and getattr(tool, "coroutine", None):
+                # an async-only tool off asyncio (trio): langchain-core's async API
+                # needs asyncio, so await the tool's coroutine function directly
+                output = await tool.coroutine(**call.get("args", {}))
             else:
                 output = await anyio.to_thread.run_sync(functools.partial(tool.invoke, tool_call))
         except Exception as exc:

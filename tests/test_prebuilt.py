@@ -197,6 +197,7 @@ async def test_messages_mode_streams_model_tokens_and_tool_message() -> None:
     assert isinstance(call_chunk, AIMessageChunk)
     assert call_chunk.tool_calls[0]["args"] == {"city": "sf"}
     assert isinstance(parts[1][0], ToolMessage)
+    assert parts[1][0].id  # the id the state keeps, already when streamed
     tokens = [m.content for m, _ in parts[2:]]
     assert tokens == ["answer:", " It's", " always", " sunny", " in", " sf!"]
     assert len({m.id for m, _ in parts[2:]}) == 1  # one message, many chunks

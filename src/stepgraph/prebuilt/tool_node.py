@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -98,7 +99,12 @@ class ToolNode:
         results: list[Any] = [None] * len(calls)
 
         async def run(index: int, call: dict[str, Any]) -> None:
-            results[index] = await self._run_one(call)
+            message = await self._run_one(call)
+            # An id now, not when the reducer merges it: ``messages`` mode shows the
+            # node's output as soon as the node returns, with the id the state keeps.
+            if getattr(message, "id", "") is None:
+                message.id = str(uuid.uuid4())
+            results[index] = message
 
         if len(calls) == 1:
             await run(0, calls[0])

@@ -369,9 +369,9 @@ def _emit_output_messages(
         return
     seen = run.seen_messages
     seen.update(getattr(m, "id", None) for m in _lc.iter_messages(dict(snapshot)))
-    from .messages import _metadata
-
-    metadata = _metadata(ctx, ())
+    metadata: dict[str, Any] = {"ls_integration": "langgraph", **ctx.config.get("metadata", {})}
+    if ctx.config.get("tags"):
+        metadata["tags"] = list(ctx.config["tags"])
     for message in found:
         mid = getattr(message, "id", None)
         if mid is not None and mid in seen:

@@ -78,9 +78,12 @@ def _cls() -> Any:
         ) -> None:
             if tags and "nostream" in tags:
                 return
-            meta = dict(metadata or {})
-            meta.setdefault("checkpoint_ns", self.ns_str)
-            meta["tags"] = list(tags or [])
+            # LangGraph's shape: the run is tagged ls_integration="langgraph" first (the
+            # model overrides the value, not the position); tags only when there are some
+            meta = {"ls_integration": "langgraph", **(metadata or {})}
+            user_tags = [t for t in tags or () if not t.startswith(("seq:step:", "langsmith:"))]
+            if user_tags:
+                meta["tags"] = user_tags
             self.runs[run_id] = meta
 
         def on_llm_new_token(

@@ -202,6 +202,7 @@ async def run_graph(
             break
         if not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
+            await persist.flush()
             if "updates" in wants:
                 await emitter.send(InterruptEvent(ns, ()))
             return RunResult(ordered_values(spec, values), (), True, output_written)
@@ -306,6 +307,7 @@ async def run_graph(
         )
         if _matches(after, tasks):
             await persist.mark_breakpoint(values, pending, step, False)
+            await persist.flush()
             if "updates" in wants:
                 await emitter.send(InterruptEvent(ns, ()))
             return RunResult(ordered_values(spec, values), (), True, output_written)

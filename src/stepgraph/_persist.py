@@ -220,6 +220,8 @@ class SavedPersistence(Persistence):
         self._held_checkpoint: tuple[Any, dict[str, Any]] | None = None
         self._held_writes: list[tuple[list[tuple[str, Any]], str]] = []
         self._saved_id: str | None = None
+        self._resumed: set[str] = set()
+        self._explicit_checkpoint = "checkpoint_id" in configurable
         """The thread's latest checkpoint in storage when this run started."""
         self.parent_config: dict[str, Any] | None = None
 
@@ -273,6 +275,18 @@ class SavedPersistence(Persistence):
         paused_after = saved is not None and any(
             w.task_id == BREAKPOINT and w.value == "after" for w in saved.pending_writes
         )
+        if (
+            input is None
+            and saved is not None
+            and not pending
+            and "__start__" in saved.checkpoint.channel_values
+        ):
+            # the run stopped right after saving its input: process that input now
+            input = saved.checkpoint.channel_values["__start__"]
+            step -= 1
+        if input is None and saved is not None and not pending and not paused_after:
+            # a finished thread: report its state, run nothing
+            return StartState(values=values, pending=pending, step=step, emit_current=True)
         if input is None or (isinstance(input, Command) and input.resume is not None):
             if saved is None or (not pending and not paused_after):
                 if input is None:
@@ -288,8 +302,9 @@ class SavedPersistence(Persistence):
             marker = writes_by_task.pop(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
             breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
-                if INTERRUPT in chans:
-                    interrupts[task_id] = [i for group in chans[INTERRUPT] for i in group]
+                pending_here = [i for group in chans.get(INTERRUPT, []) for i in group]
+                if pending_here and ROUTES not in chans:
+                    interrupts[task_id] = pending_here
                     resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
                 elif ERROR in chans:
                     continue
@@ -325,7 +340,10 @@ class SavedPersistence(Persistence):
                 # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
+            if self._explicit_checkpoint:
+                done = {}  # replaying from a past checkpoint runs its tasks again
             self.done_writes = done
+            self._resumed = set(interrupts)
             from ._apply import update_chunk
             from ._plan import plan_step
 
@@ -443,10 +461,9 @@ class SavedPersistence(Persistence):
             return
         assert isinstance(outcome, TaskResult)
         writes: list[tuple[str, Any]] = list(outcome.writes)
-        if outcome.routes:
-            writes.append((ROUTES, list(outcome.routes)))
-        if not writes:
-            writes.append((ROUTES, []))
+        # ROUTES is always written on success: it marks the task finished (even one
+        # that was interrupted before and has been resumed to completion)
+        writes.append((ROUTES, list(outcome.routes)))
         await self._aput_writes(cfg, writes, outcome.task.id)
 
     async def task_failed(self, task: Task, error: BaseException) -> None:

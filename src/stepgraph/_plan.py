@@ -74,7 +74,7 @@ def plan_step(
         node = spec.nodes.get(send.node)
         if node is None:
             continue  # LangGraph ignores packets for unknown nodes
-        path: tuple[Any, ...] = (PUSH, index)
+        path: tuple[Any, ...] = (PUSH, index, False)
         tasks.append(
             Task(
                 id=task_id(checkpoint_id, namespace, step, send.node, path),

@@ -52,7 +52,7 @@ def _thread_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"configurable": {k: v for k, v in configurable.items() if not k.startswith("__")}}
 
 
-def _snapshot(spec: GraphSpec, saved: Any, ns: str) -> StateSnapshot:
+def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> StateSnapshot:
     cv = saved.checkpoint.channel_values
     values = state_values(spec, cv)
     pending = decode_pending(cv.get(PENDING))
@@ -79,11 +79,15 @@ def _snapshot(spec: GraphSpec, saved: Any, ns: str) -> StateSnapshot:
     done: list[TaskResult] = []
     for task in planned:
         chans = by_task.get(task.id, {})
-        task_interrupts = tuple(i for group in chans.get(INTERRUPT, []) for i in group)
+        task_interrupts = (
+            ()
+            if ROUTES in chans  # resumed to completion
+            else tuple(i for group in chans.get(INTERRUPT, []) for i in group)
+        )
         interrupts.extend(task_interrupts)
         error = chans.get(ERROR, [None])[-1]
         result = None
-        if chans and INTERRUPT not in chans and ERROR not in chans:
+        if chans and not task_interrupts and ERROR not in chans:
             writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
             result = dict(writes)
             done.append(TaskResult(task, writes, ()))
@@ -98,11 +102,17 @@ def _snapshot(spec: GraphSpec, saved: Any, ns: str) -> StateSnapshot:
         tasks.append(
             PregelTask(task.id, task.name, task.path, error, task_interrupts, state, result)
         )
-    if done and (interrupts or any(t.error for t in tasks)):
+    finished: set[str] = set()
+    if done and latest:  # finished siblings' writes show before their step commits
         values, _ = apply_writes(spec, values, ordered_writes(done))
+        finished = {r.task.id for r in done}
     return StateSnapshot(
         values=ordered_values(spec, values),
-        next=tuple(t.name for t in planned),
+        # finished siblings leave `next` while others are still to run; if every task
+        # finished but the step was never committed (a crash), they all stay in `next`
+        next=tuple(
+            t.name for t in planned if t.id not in finished or len(finished) == len(planned)
+        ),
         config=dict(saved.config),
         metadata=dict(saved.metadata),
         created_at=saved.checkpoint.ts,
@@ -124,7 +134,12 @@ async def aget_state(
     saved = await saver.aget_tuple(cfg)
     if saved is None:
         return StateSnapshot({}, (), cfg, None, None, None, (), ())
-    snap = _snapshot(graph.spec, saved, cfg["configurable"].get("checkpoint_ns", ""))
+    snap = _snapshot(
+        graph.spec,
+        saved,
+        cfg["configurable"].get("checkpoint_ns", ""),
+        latest="checkpoint_id" not in cfg["configurable"],
+    )
     if not subgraphs:
         return snap
     tasks = []
@@ -162,7 +177,8 @@ async def aget_state_history(
     cfg = _thread_config(config)
     ns = cfg["configurable"].get("checkpoint_ns", "")
     async for saved in saver.alist(cfg, filter=filter, before=before, limit=limit):
-        yield _snapshot(graph.spec, saved, ns)
+        # history shows checkpoints as saved; get_state also folds in finished siblings
+        yield _snapshot(graph.spec, saved, ns, latest=False)
 
 
 async def aupdate_state(
@@ -219,12 +235,8 @@ async def aupdate_state(
     if as_node == END:
         new_pending = Pending()
     else:
-        remaining = Pending(
-            pull={k: v for k, v in pending.pull.items() if k != as_node},
-            push=pending.push,
-            barriers=pending.barriers,
-            deferred=pending.deferred,
-        )
+        # the update stands for as_node's run: what was pending is superseded
+        remaining = Pending(barriers=pending.barriers)
         routes: list[Any] = []
         for branch in spec.branches.get(as_node, ()):
             view = new_values if not branch.shape.takes_input else dict(new_values)
@@ -263,4 +275,4 @@ async def aupdate_state(
     return new_config
 
 
-_ = (BREAKPOINT, ROUTES, END)
+_ = (BREAKPOINT, END)

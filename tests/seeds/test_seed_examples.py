@@ -49,25 +49,7 @@ STEPGRAPH_TRIO = Target("stepgraph-trio", "stepgraph", sys.executable, async_bac
 EXPECTED = harness.load_expected()
 
 # Examples that do not run on stepgraph yet: left out of the committed run, with why.
-_NO_PREBUILT = (
-    "stepgraph has no prebuilt agent: `from stepgraph.prebuilt import create_react_agent` "
-    "raises ModuleNotFoundError (LangGraph's comes from langgraph-prebuilt)"
-)
-PENDING: dict[str, str] = {
-    "003:44": _NO_PREBUILT,
-    "003:61": _NO_PREBUILT,
-    "003:104": _NO_PREBUILT,
-    "003:122": _NO_PREBUILT,
-    "003:168": _NO_PREBUILT,
-    "003:197": _NO_PREBUILT,
-    "003:276": _NO_PREBUILT,
-    "003:293": _NO_PREBUILT,
-    "001:350": (
-        "messages-mode metadata differs from LangGraph's: stepgraph adds 'tags': [] when "
-        "the model has no tags and puts 'ls_integration' after the ls_* keys (LangGraph: "
-        "first key)"
-    ),
-}
+PENDING: dict[str, str] = {}
 RUN_PENDING = os.environ.get("SEED_EXAMPLES_PENDING") == "1"
 
 # Docs outputs that are not what the example prints on stdout.

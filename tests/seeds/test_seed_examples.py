@@ -287,6 +287,9 @@ def test_async_example_on_trio(runs: _Runs, example_id: str) -> None:
 def test_langgraph_still_prints_the_recorded_output(runs: _Runs, example_id: str) -> None:
     if REFERENCE_PYTHON is None:
         pytest.skip("no Python >= 3.11 with langgraph here: the recorded output stands")
+    if os.environ.get("CI") and not os.environ.get("STEPGRAPH_SEEDS_LIVE"):
+        # re-checks the recording, not stepgraph; keeps CI inside its time budget
+        pytest.skip("CI compares with the recording; STEPGRAPH_SEEDS_LIVE=1 re-runs LangGraph")
     actual, _ = runs.stdout(LANGGRAPH, example_id)
     assert actual == EXPECTED[example_id], harness.diff(
         EXPECTED[example_id], actual, "recorded", "langgraph now"

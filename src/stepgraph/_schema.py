@@ -8,6 +8,7 @@ value is ``T()`` when that works (``[]``, ``0``, ``{}``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import sys
 import typing
@@ -126,13 +127,18 @@ def channel_specs(*schemas: Any) -> dict[str, ChannelSpec]:
     return specs
 
 
-def is_instance_schema(schema: Any) -> bool:
-    """Whether nodes receive an instance of ``schema`` (dataclass, pydantic, attrs)."""
-    return isinstance(schema, type) and (
+@functools.lru_cache(maxsize=256)
+def _is_instance_class(schema: type[Any]) -> bool:
+    return (
         dataclasses.is_dataclass(schema)
         or attrs.has(schema)
         or isinstance(getattr(schema, "model_fields", None), Mapping)
     )
+
+
+def is_instance_schema(schema: Any) -> bool:
+    """Whether nodes receive an instance of ``schema`` (dataclass, pydantic, attrs)."""
+    return isinstance(schema, type) and _is_instance_class(schema)
 
 
 def build_instance(schema: type[Any], values: Mapping[str, Any]) -> Any:

@@ -7,6 +7,7 @@ Strings and ``(role, content)`` tuples are accepted too.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -20,7 +21,9 @@ REMOVE_ALL_MESSAGES = "__remove_all__"
 Messages = Any
 
 
+@functools.cache
 def _lc() -> Any:
+    # looked up once: add_messages runs on every merge of a chat history
     try:
         import langchain_core.messages as lc
     except ImportError:  # pragma: no cover - depends on the environment

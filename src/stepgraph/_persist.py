@@ -75,6 +75,33 @@ def decode_pending(d: Mapping[str, Any] | None) -> Pending:
     )
 
 
+def next_tasks(
+    spec: GraphSpec, channel_values: Mapping[str, Any], checkpoint_id: str, step: int, ns: str
+) -> tuple[Task, ...]:
+    """The tasks a saved checkpoint schedules (the ids its runs and get_state use)."""
+    from ._plan import PULL, plan_step, task_id
+    from ._spec import START, NodeSpec
+
+    if "__start__" in channel_values:
+        path = (PULL, START)
+        return (
+            Task(
+                id=task_id(checkpoint_id, ns, step + 1, START, path),
+                name=START,
+                path=path,
+                triggers=(START,),
+                node=NodeSpec(START, None, None),
+            ),
+        )
+    return plan_step(
+        spec,
+        decode_pending(channel_values.get(PENDING)),
+        step=step + 1,
+        checkpoint_id=checkpoint_id,
+        namespace=ns,
+    )
+
+
 def state_values(spec: GraphSpec, channel_values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in channel_values.items() if k in spec.channels}
 
@@ -218,7 +245,7 @@ class SavedPersistence(Persistence):
         self.emitter = emitter
         self.done_writes = {}
         self._held_checkpoint: tuple[Any, dict[str, Any]] | None = None
-        self._held_writes: list[tuple[list[tuple[str, Any]], str]] = []
+        self._held_writes: list[tuple[list[tuple[str, Any]], str, str | None]] = []
         self._saved_id: str | None = None
         self._resumed: set[str] = set()
         self._explicit_checkpoint = "checkpoint_id" in configurable
@@ -355,6 +382,17 @@ class SavedPersistence(Persistence):
                 namespace=self.ns_str,
             )
             replay = tuple((t.name, update_chunk(done[t.id][0])) for t in planned if t.id in done)
+            if "checkpoints" in self.emitter.wants:
+                await self._emit_checkpoint(
+                    saved.config,
+                    saved.metadata,
+                    values,
+                    saved.checkpoint.id,
+                    saved.checkpoint.channel_values,
+                    step,
+                    saved.parent_config,
+                    interrupts,
+                )
             return StartState(
                 values=values,
                 pending=pending,
@@ -420,19 +458,55 @@ class SavedPersistence(Persistence):
         )
         new_config = await self._aput(parent, checkpoint, metadata)
         if "checkpoints" in self.emitter.wants:
-            payload = {
-                "config": {"configurable": {**new_config["configurable"]}},
-                "metadata": metadata,
-                "values": state_values(self.spec, values),
-                "next": sorted({*pending.pull, *(s.node for s in pending.push)})
-                if pending
-                else (["__start__"] if extra and "__start__" in extra else []),
-                "parent_config": self.parent_config,
-                "tasks": [],
-            }
-            await self.emitter.send(CheckpointEvent(self.ns, step, payload))
+            await self._emit_checkpoint(
+                new_config,
+                metadata,
+                values,
+                checkpoint.id,
+                channel_values,
+                step,
+                self.parent_config,
+            )
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
+
+    async def _emit_checkpoint(
+        self,
+        config: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        values: Mapping[str, Any],
+        checkpoint_id: str,
+        channel_values: Mapping[str, Any],
+        step: int,
+        parent_config: Mapping[str, Any] | None,
+        interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
+    ) -> None:
+        """A ``checkpoints``-mode payload (LangGraph §3.6 shape)."""
+        tasks = next_tasks(self.spec, channel_values, checkpoint_id, step, self.ns_str)
+        configurable = {**self.user_configurable, **config["configurable"]}
+        payload = {
+            "config": {"configurable": configurable},
+            "metadata": dict(metadata),
+            "values": state_values(self.spec, values),
+            "next": [t.name for t in tasks],
+            "parent_config": (
+                None
+                if parent_config is None
+                else {"configurable": {**self.user_configurable, **parent_config["configurable"]}}
+            ),
+            "tasks": [
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "interrupts": tuple(
+                        {"value": i.value, "id": i.id} for i in (interrupts or {}).get(t.id, ())
+                    ),
+                    "state": None,
+                }
+                for t in tasks
+            ],
+        }
+        await self.emitter.send(CheckpointEvent(self.ns, step, payload))
 
     async def save(
         self,
@@ -504,20 +578,25 @@ class SavedPersistence(Persistence):
     async def _aput_writes(
         self, cfg: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str
     ) -> None:
-        if self.durability != "exit" or self._held_checkpoint is None:
+        if self.durability != "exit":
             await self.saver.aput_writes(cfg, writes, task_id)
             return
-        self._held_writes.append((list(writes), task_id))
+        # kept until the run ends; only writes on its final checkpoint are stored
+        self._held_writes.append((list(writes), task_id, cfg["configurable"].get("checkpoint_id")))
 
     async def flush(self) -> None:
         held, self._held_checkpoint = self._held_checkpoint, None
-        if held is None:
+        writes, self._held_writes = self._held_writes, []
+        if held is not None:
+            checkpoint, metadata = held
+            parent = self._cfg(self._saved_id)
+            if self._saved_id is None:
+                parent["configurable"].pop("checkpoint_id", None)
+            config = await self.saver.aput(parent, checkpoint, metadata)
+        elif self.parent_config is not None:
+            config = self._cfg(self.checkpoint_id)
+        else:
             return
-        checkpoint, metadata = held
-        parent = self._cfg(self._saved_id)
-        if self._saved_id is None:
-            parent["configurable"].pop("checkpoint_id", None)
-        config = await self.saver.aput(parent, checkpoint, metadata)
-        for writes, task_id in self._held_writes:
-            await self.saver.aput_writes(config, writes, task_id)
-        self._held_writes = []
+        for task_writes, task_id, target in writes:
+            if target == self.checkpoint_id:
+                await self.saver.aput_writes(config, task_writes, task_id)

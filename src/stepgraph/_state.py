@@ -18,10 +18,11 @@ from ._persist import (
     ROUTES,
     decode_pending,
     encode_pending,
+    next_tasks,
     state_values,
 )
-from ._plan import PULL, Pending, Task, plan_step
-from ._spec import END, START, GraphSpec, NodeSpec
+from ._plan import Pending
+from ._spec import END, START, GraphSpec
 from .errors import InvalidUpdateError
 from .types import Interrupt, PregelTask, StateSnapshot
 
@@ -55,25 +56,11 @@ def _thread_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> StateSnapshot:
     cv = saved.checkpoint.channel_values
     values = state_values(spec, cv)
-    pending = decode_pending(cv.get(PENDING))
     step = int(saved.metadata.get("step", -1))
     by_task: dict[str, dict[str, list[Any]]] = {}
     for w in saved.pending_writes:
         by_task.setdefault(w.task_id, {}).setdefault(w.channel, []).append(w.value)
-    if "__start__" in cv:
-        planned: tuple[Task, ...] = (
-            Task(
-                id=saved.checkpoint.id,
-                name=START,
-                path=(PULL, START),
-                triggers=(START,),
-                node=NodeSpec(START, None, None),
-            ),
-        )
-    else:
-        planned = plan_step(
-            spec, pending, step=step + 1, checkpoint_id=saved.checkpoint.id, namespace=ns
-        )
+    planned = next_tasks(spec, cv, saved.checkpoint.id, step, ns)
     tasks: list[PregelTask] = []
     interrupts: list[Interrupt] = []
     done: list[TaskResult] = []
@@ -91,6 +78,8 @@ def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> Stat
             writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
             result = dict(writes)
             done.append(TaskResult(task, writes, ()))
+        if task.name == START and "__start__" in cv and isinstance(cv["__start__"], Mapping):
+            result = {k: v for k, v in cv["__start__"].items() if k in spec.input_keys}
         state = None
         if task.node.subgraph is not None:
             state = {

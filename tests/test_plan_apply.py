@@ -73,9 +73,9 @@ def test_plan_step_puts_sends_first_in_send_order_then_pulls_sorted_by_name() ->
     )
     tasks = plan_step(spec, pending, step=3, checkpoint_id="ck", namespace="")
     assert [(t.name, t.path, t.triggers, t.arg) for t in tasks] == [
-        ("w", (PUSH, 0), (PUSH,), 2),
-        ("zeta", (PUSH, 1), (PUSH,), "z"),
-        ("w", (PUSH, 2), (PUSH,), 1),
+        ("w", (PUSH, 0, False), (PUSH,), 2),
+        ("zeta", (PUSH, 1, False), (PUSH,), "z"),
+        ("w", (PUSH, 2, False), (PUSH,), 1),
         ("alpha", (PULL, "alpha"), ("branch:to:alpha",), None),
         ("mid", (PULL, "mid"), ("x",), None),
         ("zeta", (PULL, "zeta"), ("branch:to:zeta",), None),
@@ -92,7 +92,7 @@ def test_plan_step_task_ids_are_deterministic_uuid_strings() -> None:
     assert [t.id for t in first] == [t.id for t in again]
     assert all(UUID_RE.match(t.id) for t in first)
     assert len({t.id for t in first}) == 4  # two Sends to the same node differ by path
-    assert first[0].id == task_id("ck", "", 1, "c", (PUSH, 0))
+    assert first[0].id == task_id("ck", "", 1, "c", (PUSH, 0, False))
     for other in (
         plan_step(spec, pending, step=2, checkpoint_id="ck", namespace=""),
         plan_step(spec, pending, step=1, checkpoint_id="other", namespace=""),
@@ -111,7 +111,7 @@ def test_plan_step_skips_sends_to_unknown_nodes() -> None:
         namespace="",
     )
     # the surviving Send keeps its send index as its path
-    assert [(t.name, t.path) for t in tasks] == [("a", (PUSH, 1))]
+    assert [(t.name, t.path) for t in tasks] == [("a", (PUSH, 1, False))]
 
 
 def test_plan_step_runs_deferred_nodes_only_when_nothing_else_is_pending() -> None:
@@ -138,7 +138,7 @@ def test_plan_step_of_nothing_is_empty_and_pending_is_falsy() -> None:
 def test_ordered_writes_follow_task_path_not_completion_order() -> None:
     spec = _spec(nodes=("zeta", "alpha", "mid", "w"), edges=((START, "mid"),))
     sends = [
-        TaskResult(_task(spec, "w", (PUSH, i)), (("log", [f"w{i}"]),)) for i in reversed(range(12))
+        TaskResult(_task(spec, "w", (PUSH, i, False)), (("log", [f"w{i}"]),)) for i in reversed(range(12))
     ]
     pulls = [
         TaskResult(_task(spec, name, (PULL, name)), (("log", [name]), ("total", 1)))
@@ -321,7 +321,7 @@ def test_deferred_node_runs_beside_sends_and_only_once() -> None:
     assert after_a.push == (Send("b", 1),)
     assert after_a.deferred == {}
     tasks = plan_step(spec, after_a, step=2, checkpoint_id="c", namespace="")
-    assert [(t.name, t.path) for t in tasks] == [("b", (PUSH, 0)), ("d", (PULL, "d"))]
+    assert [(t.name, t.path) for t in tasks] == [("b", (PUSH, 0, False)), ("d", (PULL, "d"))]
     after = next_pending(spec, after_a, [("d", []), ("b", [])])
     assert not after
 

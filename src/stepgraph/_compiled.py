@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -132,33 +133,25 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         async def run(emitter: Any) -> RunResult:
             saver = self.checkpointer
             thread_id = (merged.get("configurable") or {}).get("thread_id")
-            if parent is None and thread_id is not None and hasattr(saver, "thread_lease"):
-                # one run per thread at a time: a second one fails fast with ThreadBusyError
-                async with saver.thread_lease(str(thread_id)):
-                    return await run_graph(
-                        self,
-                        input,
-                        merged,
-                        emitter,
-                        parent=parent,
-                        interrupt_before=_names(interrupt_before),
-                        interrupt_after=_names(interrupt_after),
-                        context=ctx_value,
-                        durability=durability,
-                        deterministic=deterministic,
-                    )
-            return await run_graph(
-                self,
-                input,
-                merged,
-                emitter,
-                parent=parent,
-                interrupt_before=_names(interrupt_before),
-                interrupt_after=_names(interrupt_after),
-                context=ctx_value,
-                durability=durability,
-                deterministic=deterministic,
+            # one run per thread at a time: a second one fails fast with ThreadBusyError
+            lease = (
+                saver.thread_lease(str(thread_id))
+                if parent is None and thread_id is not None and hasattr(saver, "thread_lease")
+                else contextlib.nullcontext()
             )
+            async with lease:
+                return await run_graph(
+                    self,
+                    input,
+                    merged,
+                    emitter,
+                    parent=parent,
+                    interrupt_before=_names(interrupt_before),
+                    interrupt_after=_names(interrupt_after),
+                    context=ctx_value,
+                    durability=durability,
+                    deterministic=deterministic,
+                )
 
         return run
 

@@ -138,7 +138,8 @@ def test_plan_step_of_nothing_is_empty_and_pending_is_falsy() -> None:
 def test_ordered_writes_follow_task_path_not_completion_order() -> None:
     spec = _spec(nodes=("zeta", "alpha", "mid", "w"), edges=((START, "mid"),))
     sends = [
-        TaskResult(_task(spec, "w", (PUSH, i, False)), (("log", [f"w{i}"]),)) for i in reversed(range(12))
+        TaskResult(_task(spec, "w", (PUSH, i, False)), (("log", [f"w{i}"]),))
+        for i in reversed(range(12))
     ]
     pulls = [
         TaskResult(_task(spec, name, (PULL, name)), (("log", [name]), ("total", 1)))

@@ -257,14 +257,9 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         lc_config = config
         if "messages" in emitter.wants:
             handler = _lc.make_handler(emitter, run.ns, ns_str, run.seen_messages)
-            callbacks = config.get("callbacks")
-            if callbacks is None:
-                callbacks = [handler]
-            elif isinstance(callbacks, list):
-                callbacks = [*callbacks, handler]
-            else:
-                callbacks = callbacks.copy()
-                callbacks.add_handler(handler, inherit=True)
+            callbacks = _lc.task_callbacks(
+                config.get("callbacks"), handler, config.get("tags") or [], config["metadata"]
+            )
             lc_config = config = {**config, "callbacks": callbacks}
     return TaskContext(
         config=config,

@@ -67,7 +67,6 @@ class RunInfo:
     """``config["max_concurrency"]``: at most this many tasks of a step at once."""
     task_emitters: dict[str, Emitter] = attrs.Factory(dict)
     """Per-task buffers in deterministic mode (task id → emitter)."""
-    seen_messages: set[Any] = attrs.Factory(set)
     """Ids of messages already in ``messages`` mode (streamed or part of the input)."""
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
@@ -256,7 +255,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     if _lc.config_var() is not None:
         lc_config = config
         if "messages" in emitter.wants:
-            handler = _lc.make_handler(emitter, run.ns, ns_str, run.seen_messages)
+            handler = _lc.make_handler(emitter, run.ns, ns_str, run.emitter.message_ids())
             callbacks = _lc.task_callbacks(
                 config.get("callbacks"), handler, config.get("tags") or [], config["metadata"]
             )
@@ -362,7 +361,7 @@ def _emit_output_messages(
     found = list(_lc.iter_messages(output))
     if not found:
         return
-    seen = run.seen_messages
+    seen = run.emitter.message_ids()
     seen.update(getattr(m, "id", None) for m in _lc.iter_messages(dict(snapshot)))
     metadata: dict[str, Any] = {"ls_integration": "langgraph", **ctx.config.get("metadata", {})}
     if ctx.config.get("tags"):

@@ -26,7 +26,7 @@ from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
 from ._spec import START, GraphSpec, NodeSpec
 from ._writer import BufferEmitter, Emitter, NullEmitter
-from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError
+from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError, ParentCommand
 from .types import Command, Interrupt, Send
 
 if TYPE_CHECKING:
@@ -210,6 +210,9 @@ async def run_graph(
         if "tasks" in wants:
             for task in tasks:
                 await emitter.send(_start_event(run, task, values))
+            if not ns:
+                # a consumer that stops after the task-start chunks: the tasks never ran
+                await emitter.step_barrier()
         done_writes = persist.done_writes
         to_run = [t for t in tasks if t.id not in done_writes]
         if deterministic:
@@ -330,8 +333,8 @@ async def _release(run: RunInfo, tasks: Sequence[Task]) -> None:
 async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, step: int) -> None:
     """Before a task's exception reaches the caller: stream what LangGraph streams for it."""
     failed = run.failed
-    if failed is None or failed.error is not exc:
-        return
+    if failed is None or failed.error is not exc or isinstance(exc, ParentCommand):
+        return  # (a Command for the parent graph is no failure: it ends this graph's run)
     emitter, ns, task = run.emitter, run.ns, failed.task
     with anyio.CancelScope(shield=True):
         await persist.task_failed(task, exc)
@@ -339,7 +342,9 @@ async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, st
         if partial is not None and "updates" in emitter.wants:
             await emitter.send(UpdatesEvent(ns, task.name, update_chunk(partial)))
         if "tasks" in emitter.wants:
-            await emitter.send(TaskResultEvent(ns, step, task.id, task.name, exc, {}))
+            # a router failing after its node returned: the result shows the node's writes
+            result = _result_payload(partial) if partial is not None else {}
+            await emitter.send(TaskResultEvent(ns, step, task.id, task.name, exc, result))
 
 
 def merge_pending(a: Pending, b: Pending) -> Pending:

@@ -344,11 +344,9 @@ class SavedPersistence(Persistence):
             if isinstance(input, Command):
                 value = input.resume
                 pending_interrupts = [(tid, i) for tid, items in interrupts.items() for i in items]
-                if (
-                    isinstance(value, dict)
-                    and value
-                    and all(any(i.id == k for _, i in pending_interrupts) for k in value)
-                ):
+                if isinstance(value, dict) and all(map(_is_interrupt_id, value)):
+                    # a resume map (as LangGraph: every key looks like an interrupt id;
+                    # interrupts it does not answer are raised again)
                     for tid, i in pending_interrupts:
                         if i.id in value:
                             resume.setdefault(tid, []).append(value[i.id])
@@ -600,3 +598,14 @@ class SavedPersistence(Persistence):
         for task_writes, task_id, target in writes:
             if target == self.checkpoint_id:
                 await self.saver.aput_writes(config, task_writes, task_id)
+
+
+def _is_interrupt_id(key: object) -> bool:
+    """Whether ``key`` has the shape of an interrupt id (32 hex digits)."""
+    if not isinstance(key, str) or len(key) != 32:
+        return False
+    try:
+        int(key, 16)
+    except ValueError:
+        return False
+    return True

@@ -30,6 +30,8 @@ GRAPHS = [
     "nested",
     "talker",
     "nested_talker",
+    "builder",
+    "factory",
 ]
 JOKE = {"topic": "ice cream and cats", "joke": "This is a joke about ice cream and cats"}
 

@@ -1,0 +1,318 @@
+"""Every run option and management call through the official client, sync and async.
+
+Each scenario is written once against the async client's shape; the sync client
+(``get_sync_client``) is driven through :class:`AsyncView`, so both clients make the
+same calls against trio and asyncio servers. The SDK's async client needs asyncio, so
+the client side runs on asyncio only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client, get_sync_client
+from langgraph_sdk.errors import ConflictError, NotFoundError
+
+from stepgraph.server import assistant_id_for
+
+from .conftest import ServerProcess
+
+pytestmark = pytest.mark.anyio
+
+JOKE_OWLS = {"topic": "owls and cats", "joke": "This is a joke about owls and cats"}
+
+
+@pytest.fixture(params=[pytest.param("asyncio", id="asyncio")])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+class _Called:
+    """A sync call's result, usable as the async client's: awaitable and async-iterable."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        return self._get().__await__()
+
+    async def _get(self) -> Any:
+        return self.value
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        for item in self.value:
+            yield item
+
+    async def aclose(self) -> None:
+        """Close the sync generator (its HTTP response), as ``aclose`` does for async."""
+        self.value.close()
+
+
+class AsyncView:
+    """The sync client (or one of its resources) with the async client's call shape."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if callable(attr):
+            return lambda *args, **kwargs: _Called(attr(*args, **kwargs))
+        return AsyncView(attr)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def client(request: pytest.FixtureRequest, server: ServerProcess) -> AsyncIterator[Any]:
+    if request.param == "async":
+        async with get_client(url=server.url) as c:
+            yield c
+    else:
+        with get_sync_client(url=server.url) as c:
+            yield AsyncView(c)
+
+
+async def _parts(stream: Any) -> list[Any]:
+    return [p async for p in stream]
+
+
+async def _started_slow_run(client: Any, tid: str, marker: Path, **options: Any) -> dict[str, Any]:
+    """A background ``slow`` run whose node is running (seen through a resumable join)."""
+    run: dict[str, Any] = await client.runs.create(
+        tid,
+        "slow",
+        input={"marker": str(marker), "text": "before"},
+        stream_mode="custom",
+        stream_resumable=True,
+        **options,
+    )
+    async for part in client.runs.join_stream(tid, run["run_id"]):
+        if part.event == "custom" and part.data == {"started": True}:
+            break
+    return run
+
+
+def _events(parts: Iterable[Any]) -> list[str]:
+    return [p.event for p in parts]
+
+
+async def test_run_options_reach_the_graph(client: Any) -> None:
+    tid = str(uuid.uuid4())
+    out = await client.runs.wait(
+        tid,
+        "factory",
+        input={"text": "x"},
+        if_not_exists="create",
+        context={"who": "ctx"},
+        config={"tags": ["t1"]},
+        metadata={"m": 1},
+    )
+    [run] = await client.runs.list(tid)
+    assert out["seen"] == {
+        "context": {"who": "ctx"},
+        "user": None,
+        "tags": ["t1"],
+        "run_id": run["run_id"],
+        "env": "loaded",
+    }
+    assert run["metadata"] == {"m": 1}
+    assert run["assistant_id"] == assistant_id_for("factory")
+    thread = await client.threads.get(tid)
+    assert thread["metadata"]["graph_id"] == "factory"
+    out = await client.runs.wait(
+        tid, assistant_id_for("builder"), input={}, config={"configurable": {"user": "ada"}}
+    )
+    assert out["seen"]["user"] == "ada"
+    with pytest.raises(httpx.HTTPStatusError) as unknown:  # wait's reconnect path: plain httpx
+        await client.runs.wait(str(uuid.uuid4()), "builder", input={})
+    assert unknown.value.response.status_code == 404
+
+
+async def test_static_breakpoints(client: Any) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    stopped = await client.runs.wait(
+        tid, "joke", input={"topic": "owls"}, interrupt_before=["generate_joke"]
+    )
+    assert stopped == {"topic": "owls and cats"}
+    assert (await client.threads.get(tid))["status"] == "interrupted"
+    assert (await client.threads.get_state(tid))["next"] == ["generate_joke"]
+    assert await client.runs.wait(tid, "joke", input=None) == JOKE_OWLS
+    assert (await client.threads.get(tid))["status"] == "idle"
+
+    tid = (await client.threads.create())["thread_id"]
+    parts = await _parts(
+        client.runs.stream(
+            tid, "joke", input={"topic": "owls"}, stream_mode="updates", interrupt_after="*"
+        )
+    )
+    assert [p.data for p in parts[1:]] == [
+        {"refine_topic": {"topic": "owls and cats"}},
+        {"__interrupt__": []},
+    ]
+    assert (await client.threads.get_state(tid))["next"] == ["generate_joke"]
+
+
+async def test_recursion_limit_is_honoured(client: Any) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    parts = await _parts(
+        client.runs.stream(
+            tid, "joke", input={"topic": "x"}, stream_mode="updates", config={"recursion_limit": 1}
+        )
+    )
+    assert _events(parts) == ["metadata", "updates", "error"]
+    assert parts[-1].data["error"] == "GraphRecursionError"
+    assert (await client.threads.get(tid))["status"] == "error"
+    with pytest.raises(Exception, match="GraphRecursionError"):
+        await client.runs.wait(tid, "joke", input={"topic": "x"}, config={"recursion_limit": 1})
+
+
+async def test_reject_cancel_and_rollback(client: Any, tmp_path: Path) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    marker = tmp_path / "first"
+    first = await _started_slow_run(client, tid, marker)
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "running"
+    assert (await client.threads.get(tid))["status"] == "busy"
+    with pytest.raises(ConflictError) as busy:
+        await client.runs.create(tid, "slow", input={}, multitask_strategy="reject")
+    assert busy.value.response.json()["detail"].startswith("Thread is already running a task.")
+    stopped = await client.runs.cancel(tid, first["run_id"], wait=True)
+    assert stopped == {"marker": str(marker), "text": "before", "log": []}
+    assert marker.read_text() == "finally ran"
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
+    assert (await client.threads.get(tid))["status"] == "interrupted"
+
+    second = await _started_slow_run(client, tid, tmp_path / "second")
+    await client.runs.cancel(tid, second["run_id"], wait=True, action="rollback")
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, second["run_id"])
+    assert [r["run_id"] for r in await client.runs.list(tid)] == [first["run_id"]]
+
+    third = await _started_slow_run(client, tid, tmp_path / "third")
+    assert await client.runs.cancel(tid, third["run_id"]) is None  # 202, empty body
+    assert await client.runs.join(tid, third["run_id"]) == {
+        "marker": str(tmp_path / "third"),
+        "text": "before",
+        "log": [],
+    }
+    assert (await client.runs.get(tid, third["run_id"]))["status"] == "interrupted"
+
+
+async def test_cancel_many_delete_and_list(client: Any, tmp_path: Path) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    running = await _started_slow_run(client, tid, tmp_path / "running")
+    queued = await client.runs.create(tid, "slow", input={"forever": False})
+    assert queued["status"] == "pending"
+    listed = await client.runs.list(tid, status="pending")
+    assert [r["run_id"] for r in listed] == [queued["run_id"]]
+    await client.runs.cancel_many(thread_id=tid, run_ids=[running["run_id"], queued["run_id"]])
+    await client.runs.join(tid, running["run_id"])
+    assert (tmp_path / "running").read_text() == "finally ran"
+    statuses = {r["run_id"]: r["status"] for r in await client.runs.list(tid)}
+    assert statuses == {running["run_id"]: "interrupted", queued["run_id"]: "interrupted"}
+
+    later = await client.runs.create(tid, "slow", input={"forever": False}, after_seconds=600)
+    assert (await client.runs.get(tid, later["run_id"]))["status"] == "pending"
+    await client.runs.cancel_many(status="pending")
+    await client.runs.join(tid, later["run_id"])
+    assert (await client.runs.get(tid, later["run_id"]))["status"] == "interrupted"
+
+    done = await client.runs.create(tid, "slow", input={"forever": False})
+    await client.runs.join(tid, done["run_id"])
+    assert [r["run_id"] for r in await client.runs.list(tid, status="success")] == [done["run_id"]]
+    assert await client.runs.delete(tid, done["run_id"]) is None
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, done["run_id"])
+    assert len(await client.runs.list(tid)) == 3
+    assert len(await client.runs.list(tid, limit=2)) == 2
+    assert len(await client.runs.list(tid, limit=2, offset=2)) == 1
+
+
+async def test_thread_less_background_runs(client: Any) -> None:
+    kept = await client.runs.create(None, "joke", input={"topic": "owls"}, on_completion="keep")
+    assert await client.runs.join(kept["thread_id"], kept["run_id"]) == JOKE_OWLS
+    assert (await client.threads.get(kept["thread_id"]))["values"] == JOKE_OWLS
+
+    temporary = await client.runs.create(None, "joke", input={"topic": "owls"})
+    assert await client.runs.join(temporary["thread_id"], temporary["run_id"]) == JOKE_OWLS
+    with pytest.raises(NotFoundError):  # on_completion="delete" (the default)
+        await client.threads.get(temporary["thread_id"])
+
+
+async def test_on_disconnect_cancel_when_the_client_stops_reading(
+    client: Any, tmp_path: Path
+) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    marker = tmp_path / "finally"
+    created: list[dict[str, str]] = []
+    stream = client.runs.stream(
+        tid,
+        "nested_slow",
+        input={"marker": str(marker)},
+        stream_mode="custom",
+        stream_subgraphs=True,
+        on_disconnect="cancel",
+        on_run_created=created.append,
+    )
+    async for part in stream:
+        if part.event.startswith("custom|outer:"):
+            break
+    await stream.aclose()  # the client goes away mid-stream
+    run_id = created[0]["run_id"]
+    await client.runs.join(tid, run_id)
+    assert marker.read_text() == "finally ran"
+    assert (await client.runs.get(tid, run_id))["status"] == "interrupted"
+
+
+async def test_thread_state_history_and_search(client: Any) -> None:
+    case = str(uuid.uuid4())  # this test's threads only (the server is shared)
+    tid = (await client.threads.create(graph_id="joke", metadata={"case": case}))["thread_id"]
+    assert (await client.threads.get(tid))["metadata"] == {"case": case, "graph_id": "joke"}
+    await client.runs.wait(tid, "joke", input={"topic": "owls"})
+    history = await client.threads.get_history(tid)
+    assert [h["metadata"]["step"] for h in history] == [2, 1, 0, -1]
+    older = await client.threads.get_history(tid, before=history[1]["checkpoint"])
+    assert [h["metadata"]["step"] for h in older] == [0, -1]
+    looped = await client.threads.get_history(tid, metadata={"source": "loop"})
+    assert [h["metadata"]["step"] for h in looped] == [2, 1, 0]
+    assert len(await client.threads.get_history(tid, limit=1)) == 1
+    at_step_one = await client.threads.get_state(tid, checkpoint=history[1]["checkpoint"])
+    assert at_step_one["values"] == {"topic": "owls and cats"}
+    assert at_step_one["next"] == ["generate_joke"]
+
+    forked = await client.threads.update_state(
+        tid, {"topic": "bats"}, checkpoint_id=history[1]["checkpoint_id"], as_node="refine_topic"
+    )
+    assert forked["checkpoint"]["checkpoint_id"] not in {h["checkpoint_id"] for h in history}
+    assert (await client.threads.get_state(tid))["values"] == {"topic": "bats"}
+    assert (await client.runs.wait(tid, "joke", input=None))["joke"] == "This is a joke about bats"
+
+    found = await client.threads.search(metadata={"case": case}, status="idle")
+    assert [t["thread_id"] for t in found] == [tid]
+    assert await client.threads.search(metadata={"case": case}, status="busy") == []
+    by_values = await client.threads.search(values={"joke": "This is a joke about bats"}, limit=100)
+    assert tid in [t["thread_id"] for t in by_values]
+    assert [t["thread_id"] for t in await client.threads.search(ids=[tid])] == [tid]
+    assert await client.threads.count(metadata={"case": case}) == 1
+
+
+async def test_webhook_and_durability_options(client: Any, server: ServerProcess) -> None:
+    tid = (await client.threads.create())["thread_id"]
+    out = await client.runs.wait(
+        tid,
+        "joke",
+        input={"topic": "owls"},
+        webhook="http://127.0.0.1:9/never-called",
+        durability="exit",
+    )
+    assert out == JOKE_OWLS
+    history = await client.threads.get_history(tid)
+    assert [h["metadata"]["step"] for h in history] == [2]
+    assert "'webhook' accepted and ignored" in server.output()

@@ -316,3 +316,60 @@ async def test_webhook_and_durability_options(client: Any, server: ServerProcess
     history = await client.threads.get_history(tid)
     assert [h["metadata"]["step"] for h in history] == [2]
     assert "'webhook' accepted and ignored" in server.output()
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind"),
+    [("asyncio", "sync"), ("trio", "async")],
+    ids=["asyncio-sync", "trio-async"],
+)
+async def test_finished_resumable_run_replays_after_restart(
+    tmp_path: Path, backend: str, kind: str
+) -> None:
+    """A resumable run's events are stored with it: a ``join_stream`` after the run ended
+    and after a restart replays them all, and ``Last-Event-ID`` resumes exactly after the
+    given event (subgraph events included)."""
+    db = str(tmp_path / "state.sqlite")
+
+    async def connect(url: str) -> Any:
+        if kind == "async":
+            return get_client(url=url)
+        return AsyncView(get_sync_client(url=url))
+
+    first = ServerProcess(backend, db)
+    try:
+        c = await connect(first.url)
+        tid = (await c.threads.create())["thread_id"]
+        live = await _parts(
+            c.runs.stream(
+                tid,
+                "nested_talker",
+                input={"n": 5},
+                stream_mode=["custom", "messages-tuple", "updates"],
+                stream_subgraphs=True,
+                stream_resumable=True,
+            )
+        )
+        run_id = live[0].data["run_id"]
+        quiet = await c.runs.create(tid, "joke", input={"topic": "x"})  # not resumable
+        await c.runs.join(tid, quiet["run_id"])
+        await c.aclose() if kind == "async" else c.close()
+    finally:
+        assert first.stop() == 0, first.output()
+    assert any(p.event.startswith("custom|voice:") for p in live)
+    ids = [int(str(p.id).rsplit("-", 1)[1]) for p in live]
+    assert ids == list(range(len(live)))
+
+    second = ServerProcess(backend, db)
+    try:
+        c = await connect(second.url)
+        assert await _parts(c.runs.join_stream(tid, run_id)) == live
+        rest = await _parts(c.runs.join_stream(tid, run_id, last_event_id=live[6].id))
+        assert rest == live[7:]
+        assert await _parts(c.runs.join_stream(tid, quiet["run_id"])) == []
+        await c.runs.delete(tid, run_id)
+        with pytest.raises(NotFoundError):
+            await _parts(c.runs.join_stream(tid, run_id))
+        await c.aclose() if kind == "async" else c.close()
+    finally:
+        assert second.stop() == 0, second.output()

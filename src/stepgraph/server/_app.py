@@ -24,7 +24,7 @@ import stepgraph
 
 from . import _json
 from ._config import GraphEntry
-from ._events import LogEntry, encode_sse, mode_of
+from ._events import EventLog, LogEntry, encode_sse, mode_of
 from ._http import ApiError, JSONResponse, StreamBody, Write
 from ._introspect import graph_json, schemas_json, subgraphs_json
 from ._runs import Manager, RunState, empty_thread_state, now_iso, thread_state_json
@@ -398,7 +398,11 @@ class Api:
 
     # -- runs ------------------------------------------------------------------
 
-    async def _new_run(self, request: Request, *, stream: bool, thread_less: bool) -> RunState:
+    async def _new_run(
+        self, request: Request, *, stream: bool, thread_less: bool, durable: bool
+    ) -> RunState:
+        """Check the body, resolve assistant and thread, record and queue the run;
+        ``durable``: commit before it starts (background runs)."""
         body = await _body(request)
         kwargs = run_kwargs(body, stream=stream, thread_less=thread_less)
         entry = self._assistant_for_run(body["assistant_id"])
@@ -409,13 +413,13 @@ class Api:
             if body.get(key):
                 logger.info("run option %r accepted and ignored by stepgraph serve", key)
         if thread_less:
-            thread = await m.create_thread(None, {"graph_id": entry.graph_id})
+            thread = await m.create_thread(None, {"graph_id": entry.graph_id}, flush=False)
             thread_id = thread["thread_id"]
         else:
             thread_id = check_uuid(request.path_params["thread_id"], "thread")
             if thread_id not in m.threads:
                 if body.get("if_not_exists") == "create":
-                    await m.create_thread(thread_id, {})
+                    await m.create_thread(thread_id, {}, flush=False)
                 else:
                     raise ApiError(404, "Thread or assistant not found.")
             if strategy == "reject" and m.is_busy(thread_id):
@@ -425,7 +429,12 @@ class Api:
                     "different multitask strategy.",
                 )
         return await m.create_run(
-            thread_id, entry, kwargs, metadata=metadata, multitask_strategy=strategy
+            thread_id,
+            entry,
+            kwargs,
+            metadata=metadata,
+            multitask_strategy=strategy,
+            durable=durable,
         )
 
     def _locations(self, rs: RunState, *, thread_less: bool, kind: str) -> dict[str, str]:
@@ -439,15 +448,14 @@ class Api:
 
     def _sse(
         self,
-        rs: RunState,
+        log: EventLog,
         *,
+        resumable: bool,
         cursor: int,
         modes: list[str] | None,
-        cancel_on_disconnect: bool,
+        on_disconnect: Callable[[], None] | None,
         headers: Mapping[str, str],
     ) -> StreamBody:
-        log = rs.log
-        resumable = bool(rs.kwargs.get("stream_resumable"))
         wanted = None
         if modes:
             wanted = {"metadata", "error"}
@@ -469,13 +477,6 @@ class Api:
 
             await log.follow(cursor, emit, heartbeat, self.settings.heartbeat)  # type: ignore[arg-type]
 
-        def disconnected() -> None:
-            if cancel_on_disconnect and not rs.done.is_set():
-                rs.cancel_action = rs.cancel_action or "interrupt"
-                rs.scope.cancel()
-                if not rs.started:
-                    self._cancel_later(rs)
-
         sse_headers = {
             "Cache-Control": "no-store",
             "X-Accel-Buffering": "no",
@@ -485,8 +486,22 @@ class Api:
             produce,
             media_type="text/event-stream; charset=utf-8",
             headers=sse_headers,
-            on_disconnect=disconnected,
+            on_disconnect=on_disconnect,
         )
+
+    def _canceller(self, rs: RunState, cancel_on_disconnect: bool) -> Callable[[], None] | None:
+        """What to do when the client of ``rs``'s stream or wait goes away."""
+        if not cancel_on_disconnect:
+            return None
+
+        def disconnected() -> None:
+            if not rs.done.is_set():
+                rs.cancel_action = rs.cancel_action or "interrupt"
+                rs.scope.cancel()
+                if not rs.started:
+                    self._cancel_later(rs)
+
+        return disconnected
 
     def _cancel_later(self, rs: RunState) -> None:
         tg = self.m._tg
@@ -513,31 +528,28 @@ class Api:
                 output = await fallback() if fallback is not None else None
             await write(_json.dumps(output))
 
-        def disconnected() -> None:
-            if rs is not None and cancel_on_disconnect and not rs.done.is_set():
-                rs.cancel_action = rs.cancel_action or "interrupt"
-                rs.scope.cancel()
-                if not rs.started:
-                    self._cancel_later(rs)
-
         return StreamBody(
-            produce, media_type="application/json", headers=headers, on_disconnect=disconnected
+            produce,
+            media_type="application/json",
+            headers=headers,
+            on_disconnect=self._canceller(rs, cancel_on_disconnect) if rs is not None else None,
         )
 
     async def runs_stream(self, request: Request) -> StreamBody:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=True, thread_less=thread_less)
+        rs = await self._new_run(request, stream=True, thread_less=thread_less, durable=False)
         return self._sse(
-            rs,
+            rs.log,
+            resumable=bool(rs.kwargs.get("stream_resumable")),
             cursor=-1,
             modes=None,
-            cancel_on_disconnect=rs.kwargs["on_disconnect"] == "cancel",
+            on_disconnect=self._canceller(rs, rs.kwargs["on_disconnect"] == "cancel"),
             headers=self._locations(rs, thread_less=thread_less, kind="stream"),
         )
 
     async def runs_wait(self, request: Request) -> StreamBody:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=False, thread_less=thread_less)
+        rs = await self._new_run(request, stream=False, thread_less=thread_less, durable=False)
         return self._wait_body(
             rs,
             headers=self._locations(rs, thread_less=thread_less, kind="wait"),
@@ -546,7 +558,7 @@ class Api:
 
     async def runs_create(self, request: Request) -> Response:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=False, thread_less=thread_less)
+        rs = await self._new_run(request, stream=False, thread_less=thread_less, durable=True)
         headers = {"Content-Location": f"/threads/{rs.thread_id}/runs/{rs.run_id}"}
         return _json_response(rs.record, headers=headers)
 
@@ -569,7 +581,8 @@ class Api:
         if rs is not None:
             await self.m.cancel(rs, "interrupt", wait=True)
         self.m.runs.pop(run["run_id"], None)
-        await self.m.store.delete_run(run["run_id"])
+        self.m.store.delete_run(run["run_id"])
+        await self.m.store.flush()
         return Response(status_code=204)
 
     async def _final_from_thread(self, thread_id: str) -> Any:
@@ -609,30 +622,38 @@ class Api:
             if found is None and self.m.run_state(run_id) is None:
                 raise ApiError(404, f"Run with ID {run_id} not found")
             run = found or self.m.run_state(run_id).record  # type: ignore[union-attr]
-        rs = self.m.run_state(run["run_id"])
         q = request.query_params
         modes = [m for m in q.getlist("stream_mode") if m]
         if len(modes) == 1 and modes[0].startswith("["):
             modes = list(_json.loads(modes[0]))
         checked = stream_modes(modes) if modes else None
-        cancel = _flag(q.get("cancel_on_disconnect"))
-        if rs is None:  # finished long ago (or before a restart): nothing to replay
-
-            async def nothing(write: Write) -> None:
-                return None
-
-            return StreamBody(nothing, media_type="text/event-stream; charset=utf-8")
         last = request.headers.get("last-event-id")
+        cursor = -1
         if last:
             try:
                 cursor = int(last.rsplit("-", 1)[-1])
             except ValueError:
-                raise ApiError(422, f"Invalid Last-Event-ID: {last!r}") from None
-        elif rs.kwargs.get("stream_resumable"):
-            cursor = -1
-        else:
-            cursor = rs.log.next_seq - 1  # live events only, as the reference
-        return self._sse(rs, cursor=cursor, modes=checked, cancel_on_disconnect=cancel, headers={})
+                raise ApiError(
+                    422,
+                    f"Invalid Last-Event-ID: {last!r} (pass the id of the last event received, "
+                    "e.g. 1795236836986-12)",
+                ) from None
+        log = await self.m.event_log(run)
+        if log is None:  # a finished run that was not resumable: nothing live to send
+            log = EventLog.restored([], "0")
+        resumable = bool(run["kwargs"].get("stream_resumable"))
+        if not resumable and not last:
+            cursor = log.next_seq - 1  # live events only, as the reference
+        rs = self.m.live.get(run["run_id"])
+        cancel = rs is not None and _flag(q.get("cancel_on_disconnect"))
+        return self._sse(
+            log,
+            resumable=resumable,
+            cursor=cursor,
+            modes=checked,
+            on_disconnect=self._canceller(rs, cancel) if rs is not None else None,
+            headers={},
+        )
 
     async def run_cancel(self, request: Request) -> Response | StreamBody:
         try:

@@ -9,8 +9,9 @@ same log).
 
 Bounded: a log keeps its last ``capacity`` events (``--stream-log-size``, default
 10 000). A reader whose cursor is older than the oldest event kept continues from the
-oldest kept one (the gap is logged); a run's log stays readable after the run ends while
-the server keeps the run among its recent runs (see ``_runs``).
+oldest kept one (the gap is logged). A finished resumable run's log is stored in the
+database with the run (see ``_runs`` and ``_store``), so it stays readable after the run
+ended and after a restart.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ class EventLog:
         self.next_seq = 0
         self.closed = False
         self._changed = anyio.Event()
+
+    @classmethod
+    def restored(cls, entries: list[LogEntry], id_prefix: str) -> EventLog:
+        """A closed log holding a finished run's stored events."""
+        log = cls(max(1, len(entries)), id_prefix)
+        log._entries.extend(entries)
+        log.next_seq = entries[-1].seq + 1 if entries else 0
+        log.closed = True
+        return log
+
+    def entries(self) -> list[LogEntry]:
+        """Every entry still kept, oldest first."""
+        return list(self._entries)
 
     def event_id(self, seq: int) -> str:
         return f"{self.id_prefix}-{seq}"

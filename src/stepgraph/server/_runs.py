@@ -9,8 +9,10 @@ cancel the current ones first (``interrupt`` / ``rollback``), or are refused
 so two server processes sharing a database never run the same thread at once (the
 second run fails with ``ThreadBusyError``).
 
-Final statuses are stored (and written to the database) *before* a run's event log
-closes, so a client whose stream just ended always reads the final status.
+Final statuses are stored (and committed to the database) *before* a run's event log
+closes, so a client whose stream just ended always reads the final status. The events of
+a finished resumable run are committed with it, so ``Last-Event-ID`` reconnects and
+replays work once the run ended, and after a restart (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from stepgraph.types import Command, Interrupt, Send, StateSnapshot
 
 from . import _json
 from ._config import GraphEntry
-from ._events import EventLog
-from ._store import MetaStore
+from ._events import EventLog, LogEntry
+from ._store import MetaStore, StoredEvent
 
 __all__ = ["Manager", "RunState", "now_iso", "thread_state_json"]
 
@@ -242,6 +244,7 @@ class Manager:
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
         """Load records, fix runs a previous process left behind, start queued ones."""
         self._tg = tg
+        tg.start_soon(self.store.writer, name="stepgraph server database writer")
         threads, runs = await self.store.load()
         for thread in threads:
             self.threads[thread["thread_id"]] = thread
@@ -251,7 +254,7 @@ class Manager:
             if run["status"] == "running":
                 run["status"] = "error"
                 run["updated_at"] = now_iso()
-                await self.store.put_run(run)
+                self.store.put_run(run)
                 stale = self.threads.get(run["thread_id"])
                 if stale is not None:
                     thread = stale
@@ -260,16 +263,17 @@ class Manager:
                         "error": "ServerRestart",
                         "message": "the server stopped while this run was running",
                     }
-                    await self.store.put_thread(thread)
+                    self.store.put_thread(thread)
             elif run["status"] == "pending":
                 requeue.append(run)
         for run in requeue:
             entry = self.by_assistant.get(run["assistant_id"])
             if entry is None or run["thread_id"] not in self.threads:
                 run["status"] = "error"
-                await self.store.put_run(run)
+                self.store.put_run(run)
                 continue
             self._enqueue(self._state_for(run, entry))
+        await self.store.flush()
 
     async def shutdown(self) -> None:
         """Cancel every run (they end ``interrupted``) and wait for them to stop; queued
@@ -281,6 +285,7 @@ class Manager:
         for rs in list(self.live.values()):
             if rs.started:
                 await rs.done.wait()
+        await self.store.flush()
 
     # -- lookups ---------------------------------------------------------------
 
@@ -300,6 +305,20 @@ class Manager:
 
     def run_state(self, run_id: str) -> RunState | None:
         return self.live.get(run_id) or self._finished.get(run_id)
+
+    async def event_log(self, run: Mapping[str, Any]) -> EventLog | None:
+        """The run's event log: live, recent, or (a finished resumable run) stored."""
+        rs = self.run_state(str(run["run_id"]))
+        if rs is not None:
+            return rs.log
+        if not (run.get("kwargs") or {}).get("stream_resumable"):
+            return None
+        stored = await self.store.events(str(run["run_id"]))
+        if not stored:
+            return None
+        prefix = stored[0].event_id.rsplit("-", 1)[0]
+        entries = [LogEntry(e.seq, e.event, e.data) for e in stored]
+        return EventLog.restored(entries, prefix)
 
     def thread_runs(self, thread_id: str) -> list[RunState]:
         slot = self._slots.get(thread_id)
@@ -325,7 +344,11 @@ class Manager:
     # -- threads ---------------------------------------------------------------
 
     async def create_thread(
-        self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        thread_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        flush: bool = True,
     ) -> dict[str, Any]:
         now = now_iso()
         thread: dict[str, Any] = {
@@ -341,12 +364,17 @@ class Manager:
             "error": None,
         }
         self.threads[thread["thread_id"]] = thread
-        await self.store.put_thread(thread)
+        self.store.put_thread(thread)
+        if flush:
+            await self.store.flush()
         return thread
 
-    async def save_thread(self, thread: dict[str, Any]) -> None:
+    async def save_thread(self, thread: dict[str, Any], *, flush: bool = True) -> None:
+        """Record a changed thread; with ``flush``, return once it is committed."""
         thread["updated_at"] = now_iso()
-        await self.store.put_thread(thread)
+        self.store.put_thread(thread)
+        if flush:
+            await self.store.flush()
 
     async def delete_thread(self, thread_id: str) -> None:
         for rs in self.thread_runs(thread_id):
@@ -357,7 +385,8 @@ class Manager:
             self._finished.pop(run_id, None)
         self._slots.pop(thread_id, None)
         await self.saver.adelete_thread(thread_id)
-        await self.store.delete_thread(thread_id)
+        self.store.delete_thread(thread_id)
+        await self.store.flush()
 
     async def graph_config(self, thread_id: str, checkpoint: Mapping[str, Any] | None) -> Any:
         configurable = {"thread_id": thread_id, "checkpoint_ns": ""}
@@ -366,7 +395,9 @@ class Manager:
             configurable["thread_id"] = thread_id
         return {"configurable": configurable}
 
-    async def refresh_thread(self, thread_id: str, *, status: str | None = None) -> None:
+    async def refresh_thread(
+        self, thread_id: str, *, status: str | None = None, flush: bool = True
+    ) -> None:
         """Re-read the thread's values and interrupts from its latest checkpoint."""
         thread = self.threads.get(thread_id)
         if thread is None:
@@ -389,7 +420,7 @@ class Manager:
             thread["status"] = status
         elif not self.is_busy(thread_id):
             thread["status"] = "interrupted" if thread.get("interrupts") else "idle"
-        await self.save_thread(thread)
+        await self.save_thread(thread, flush=flush)
 
     async def copy_checkpoints(self, source: str, target: str, *, below: str | None = None) -> None:
         """Copy ``source``'s checkpoints (those with ids below ``below``) to ``target``."""
@@ -436,9 +467,13 @@ class Manager:
         *,
         metadata: Mapping[str, Any] | None,
         multitask_strategy: str,
+        durable: bool = True,
     ) -> RunState:
         """Record a pending run and queue it on its thread (the thread must exist and
-        ``reject`` must have been checked by the caller)."""
+        ``reject`` must have been checked by the caller). With ``durable``, the run and
+        its thread are committed before the run starts (a background run's id outlives a
+        restart); without, the commit follows moments later (a stream or wait answers
+        from this process, so its first event need not wait for the database)."""
         now = now_iso()
         record = {
             "run_id": new_id(),
@@ -456,13 +491,14 @@ class Manager:
             for other in self.thread_runs(thread_id):
                 await self.cancel(other, multitask_strategy, wait=False)
         self.runs[rs.run_id] = record
-        await self.store.put_run(record)
+        self.store.put_run(record)
         thread = self.threads[thread_id]
         meta = thread.setdefault("metadata", {})
         meta.setdefault("graph_id", entry.graph_id)
         meta.setdefault("assistant_id", entry.assistant_id)
         thread["status"] = "busy"
-        await self.save_thread(thread)
+        # one commit: the run, its thread (and a new thread)
+        await self.save_thread(thread, flush=durable)
         self._enqueue(rs)
         return rs
 
@@ -493,7 +529,7 @@ class Manager:
                 rs.floor_id = new_checkpoint_id()
                 rs.record["status"] = "running"
                 rs.record["updated_at"] = now_iso()
-                await self.store.put_run(rs.record)
+                self.store.put_run(rs.record)  # committed with the next flush
                 outcome, error = await self._stream(rs)
         except ThreadBusyError as exc:
             outcome, error = "error", exc
@@ -638,11 +674,17 @@ class Manager:
         try:
             if rolled_back:
                 self.runs.pop(rs.run_id, None)
-                await self.store.delete_run(rs.run_id)
+                self.store.delete_run(rs.run_id)
                 if rs.floor_id:
                     await self.rollback_checkpoints(thread_id, rs.floor_id)
             else:
-                await self.store.put_run(record)
+                self.store.put_run(record)
+                if rs.kwargs.get("stream_resumable"):
+                    entries = rs.log.entries()
+                    stored = [
+                        StoredEvent(e.seq, rs.log.event_id(e.seq), e.event, e.data) for e in entries
+                    ]
+                    self.store.put_events(rs.run_id, thread_id, stored)
             thread = self.threads.get(thread_id)
             if thread is not None:
                 if error is not None:
@@ -663,10 +705,11 @@ class Manager:
                     thread_status = "interrupted"
                 else:
                     thread_status = "idle"
-                await self.refresh_thread(thread_id, status=thread_status)
+                await self.refresh_thread(thread_id, status=thread_status, flush=False)
                 if not busy and thread_status == "idle" and thread.get("interrupts"):
                     thread["status"] = "interrupted"
-                    await self.save_thread(thread)
+                    await self.save_thread(thread, flush=False)
+            await self.store.flush()
         except Exception:
             logger.exception("recording the end of run %s failed", rs.run_id)
         finally:

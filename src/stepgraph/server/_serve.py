@@ -78,7 +78,7 @@ async def _open_database(url: str | None) -> AsyncIterator[tuple[Any, MetaStore,
 
     path = Path(where)
     path.parent.mkdir(parents=True, exist_ok=True)
-    async with SqliteSaver.from_conn_string(path) as saver:
+    async with SqliteSaver.from_conn_string(path, synchronous="NORMAL") as saver:
         store = await anyio.to_thread.run_sync(SqliteStore, path)
         try:
             yield saver, store, f"SQLite {str(path)!r}"

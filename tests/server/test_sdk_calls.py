@@ -351,6 +351,8 @@ async def test_finished_resumable_run_replays_after_restart(
             )
         )
         run_id = live[0].data["run_id"]
+        made = await c.assistants.create("builder", metadata={"kept": True}, name="kept")
+        made = await c.assistants.update(made["assistant_id"], context={"who": "v2"})
         quiet = await c.runs.create(tid, "joke", input={"topic": "x"})  # not resumable
         await c.runs.join(tid, quiet["run_id"])
         await c.aclose() if kind == "async" else c.close()
@@ -367,9 +369,87 @@ async def test_finished_resumable_run_replays_after_restart(
         rest = await _parts(c.runs.join_stream(tid, run_id, last_event_id=live[6].id))
         assert rest == live[7:]
         assert await _parts(c.runs.join_stream(tid, quiet["run_id"])) == []
+        assert await c.assistants.get(made["assistant_id"]) == made
+        versions = await c.assistants.get_versions(made["assistant_id"])
+        assert [v["version"] for v in versions] == [2, 1]
         await c.runs.delete(tid, run_id)
         with pytest.raises(NotFoundError):
             await _parts(c.runs.join_stream(tid, run_id))
         await c.aclose() if kind == "async" else c.close()
     finally:
         assert second.stop() == 0, second.output()
+
+
+async def test_assistant_crud_and_versions(client: Any) -> None:
+    tag = str(uuid.uuid4())  # this test's assistants only (the server is shared)
+    made = await client.assistants.create(
+        "builder",
+        config={"configurable": {"user": "ada"}, "tags": ["from-assistant"]},
+        context={"who": "made"},
+        metadata={"tag": tag},
+        name="mine",
+        description="a configured builder",
+    )
+    aid = made["assistant_id"]
+    assert made["graph_id"] == "builder"
+    assert made["version"] == 1
+    assert made["name"] == "mine"
+    assert made["metadata"] == {"tag": tag}
+    assert made["description"] == "a configured builder"
+    assert await client.assistants.get(aid) == made
+    with pytest.raises(ConflictError) as dup:
+        await client.assistants.create("builder", assistant_id=aid)
+    assert dup.value.response.json() == {"detail": f"Assistant {aid} already exists"}
+    assert await client.assistants.create("joke", assistant_id=aid, if_exists="do_nothing") == made
+
+    out = await client.runs.wait(None, aid, input={})
+    assert out["seen"]["user"] == "ada"
+    assert out["seen"]["context"] == {"who": "made"}
+    assert out["seen"]["tags"] == ["from-assistant"]
+    out = await client.runs.wait(None, aid, input={}, config={"configurable": {"user": "bob"}})
+    assert out["seen"]["user"] == "bob"  # the run's own config wins
+
+    updated = await client.assistants.update(aid, context={"who": "v2"}, metadata={"more": 1})
+    assert updated["version"] == 2
+    assert updated["context"] == {"who": "v2"}
+    assert updated["config"] == made["config"]
+    assert updated["metadata"] == {"tag": tag, "more": 1}
+    assert (await client.runs.wait(None, aid, input={}))["seen"]["context"] == {"who": "v2"}
+    versions = await client.assistants.get_versions(aid)
+    assert [(v["version"], v["context"]) for v in versions] == [
+        (2, {"who": "v2"}),
+        (1, {"who": "made"}),
+    ]
+    assert [
+        v["version"] for v in await client.assistants.get_versions(aid, metadata={"more": 1})
+    ] == [2]
+    back = await client.assistants.set_latest(aid, 1)
+    assert (back["version"], back["context"]) == (1, {"who": "made"})
+    assert (await client.assistants.get(aid))["version"] == 1
+
+    assert [a["assistant_id"] for a in await client.assistants.search(metadata={"tag": tag})] == [
+        aid
+    ]
+    assert await client.assistants.count(metadata={"tag": tag}) == 1
+    assert [
+        a["assistant_id"]
+        for a in await client.assistants.search(name="mine", metadata={"tag": tag})
+    ] == [aid]
+
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, aid, input={})
+    assert (await client.threads.get(tid))["metadata"]["assistant_id"] == aid
+    assert (await client.runs.list(tid))[0]["assistant_id"] == aid
+    assert await client.assistants.delete(aid, delete_threads=True) is None
+    with pytest.raises(NotFoundError):
+        await client.assistants.get(aid)
+    with pytest.raises(NotFoundError):
+        await client.threads.get(tid)
+    with pytest.raises(httpx.HTTPStatusError) as gone:
+        await client.runs.wait(None, aid, input={})
+    assert gone.value.response.status_code == 404
+    with pytest.raises(NotFoundError) as unknown:
+        await client.assistants.create("no-such-graph")
+    assert unknown.value.response.json()["detail"].startswith("Graph 'no-such-graph' not found.")
+    with pytest.raises(NotFoundError):
+        await client.assistants.update(aid, name="x")

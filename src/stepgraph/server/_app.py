@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from starlette.routing import Route
 import stepgraph
 
 from . import _json
+from ._assistants import merged_config, merged_context
 from ._config import GraphEntry
 from ._events import EventLog, LogEntry, encode_sse, mode_of
 from ._http import ApiError, JSONResponse, StreamBody, Write
@@ -130,29 +130,16 @@ class Api:
 
     # -- lookups ---------------------------------------------------------------
 
-    def _assistant_for_run(self, value: str) -> GraphEntry:
-        m = self.m
-        if value in m.graphs:
-            return m.graphs[value]
-        try:
-            key = str(uuid.UUID(value))
-        except ValueError:
-            raise ApiError(
-                422,
-                f"Invalid assistant: '{value}'. Must be either:\n- A valid assistant UUID, or\n"
-                f"- One of the registered graphs: {', '.join(m.graphs)}",
-            ) from None
-        entry = m.by_assistant.get(key)
-        if entry is None:
-            raise ApiError(404, "Thread or assistant not found.")
-        return entry
-
-    def _assistant(self, request: Request) -> GraphEntry:
+    def _assistant(self, request: Request) -> dict[str, Any]:
         assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
-        entry = self.m.by_assistant.get(str(uuid.UUID(assistant_id)))
+        return self.m.assistants.get(assistant_id)
+
+    def _assistant_graph(self, request: Request) -> tuple[dict[str, Any], GraphEntry]:
+        record = self._assistant(request)
+        entry = self.m.assistants.entry(record)
         if entry is None:
-            raise ApiError(404, f"Assistant with ID {assistant_id} not found")
-        return entry
+            raise ApiError(404, f"Graph '{record['graph_id']}' is not served (see langgraph.json)")
+        return record, entry
 
     def _thread(self, request: Request, *, runs: bool = False) -> dict[str, Any]:
         thread_id = check_uuid(request.path_params["thread_id"], "thread")
@@ -190,44 +177,76 @@ class Api:
 
     # -- assistants ------------------------------------------------------------
 
-    def _assistants(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        items = [self.m.assistant_json(e) for e in self.m.graphs.values()]
-        if body.get("graph_id"):
-            items = [a for a in items if a["graph_id"] == body["graph_id"]]
-        if body.get("name"):
-            needle = str(body["name"]).lower()
-            items = [a for a in items if needle in a["name"].lower()]
-        return [a for a in items if _matches(a["metadata"], body.get("metadata"))]
-
     async def assistants_search(self, request: Request) -> Response:
         body = await _body(request)
-        items = _sorted(self._assistants(body), body, "created_at")
+        items = _sorted(self.m.assistants.search(body), body, "created_at")
         page, headers = _page(items, body)
         return _json_response(_select(page, body.get("select")), headers=headers)
 
     async def assistants_count(self, request: Request) -> Response:
-        return _json_response(len(self._assistants(await _body(request))))
+        return _json_response(len(self.m.assistants.search(await _body(request))))
+
+    async def assistants_create(self, request: Request) -> Response:
+        record = self.m.assistants.create(await _body(request), now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
 
     async def assistant_get(self, request: Request) -> Response:
-        return _json_response(self.m.assistant_json(self._assistant(request)))
+        return _json_response(self._assistant(request))
+
+    async def assistant_patch(self, request: Request) -> Response:
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        record = self.m.assistants.update(assistant_id, await _body(request), now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
+
+    async def assistant_delete(self, request: Request) -> Response:
+        record = self._assistant(request)
+        assistant_id = record["assistant_id"]
+        m = self.m
+        for run in [r for r in m.runs.values() if r["assistant_id"] == assistant_id]:
+            rs = m.live.get(run["run_id"])
+            if rs is not None:
+                await m.cancel(rs, "interrupt", wait=True)
+            m.runs.pop(run["run_id"], None)
+            m.store.delete_run(run["run_id"])
+        if _flag(request.query_params.get("delete_threads")):
+            for thread in list(m.threads.values()):
+                if (thread.get("metadata") or {}).get("assistant_id") == assistant_id:
+                    await m.delete_thread(thread["thread_id"])
+        m.assistants.delete(assistant_id)
+        await m.store.flush()
+        return Response(status_code=204)
 
     async def assistant_versions(self, request: Request) -> Response:
-        return _json_response([self.m.assistant_json(self._assistant(request))])
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        body = await _body(request)
+        page, headers = _page(self.m.assistants.history(assistant_id, body), body)
+        return _json_response(page, headers=headers)
+
+    async def assistant_latest(self, request: Request) -> Response:
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        body = await _body(request)
+        if "version" not in body:
+            raise ApiError(422, '"version" is a required property')
+        record = self.m.assistants.set_latest(assistant_id, body["version"], now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
 
     async def assistant_graph(self, request: Request) -> Response:
-        entry = self._assistant(request)
-        async with entry.graph({}, self.m.saver) as graph:
+        record, entry = self._assistant_graph(request)
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(graph_json(graph))
 
     async def assistant_schemas(self, request: Request) -> Response:
-        entry = self._assistant(request)
-        async with entry.graph({}, self.m.saver) as graph:
+        record, entry = self._assistant_graph(request)
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(schemas_json(entry.graph_id, graph))
 
     async def assistant_subgraphs(self, request: Request) -> Response:
-        entry = self._assistant(request)
+        record, entry = self._assistant_graph(request)
         namespace = request.path_params.get("namespace")
-        async with entry.graph({}, self.m.saver) as graph:
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(subgraphs_json(graph, namespace))
 
     # -- threads ---------------------------------------------------------------
@@ -405,7 +424,12 @@ class Api:
         ``durable``: commit before it starts (background runs)."""
         body = await _body(request)
         kwargs = run_kwargs(body, stream=stream, thread_less=thread_less)
-        entry = self._assistant_for_run(body["assistant_id"])
+        assistant = self.m.assistants.for_run(body["assistant_id"])
+        entry = self.m.assistants.entry(assistant)
+        if entry is None:
+            raise ApiError(404, "Thread or assistant not found.")
+        kwargs["config"] = merged_config(assistant, kwargs["config"])
+        kwargs["context"] = merged_context(assistant, kwargs["context"])
         metadata = body.get("metadata")
         strategy = body.get("multitask_strategy") or "enqueue"
         m = self.m
@@ -434,6 +458,7 @@ class Api:
             kwargs,
             metadata=metadata,
             multitask_strategy=strategy,
+            assistant_id=assistant["assistant_id"],
             durable=durable,
         )
 
@@ -728,9 +753,13 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
         Route("/", api.ok, methods=["GET"]),
         Route("/ok", api.ok, methods=["GET"]),
         Route("/info", api.info, methods=["GET"]),
+        Route("/assistants", api.assistants_create, methods=["POST"]),
         Route("/assistants/search", api.assistants_search, methods=["POST"]),
         Route("/assistants/count", api.assistants_count, methods=["POST"]),
         Route("/assistants/{assistant_id}", api.assistant_get, methods=["GET"]),
+        Route("/assistants/{assistant_id}", api.assistant_patch, methods=["PATCH"]),
+        Route("/assistants/{assistant_id}", api.assistant_delete, methods=["DELETE"]),
+        Route("/assistants/{assistant_id}/latest", api.assistant_latest, methods=["POST"]),
         Route("/assistants/{assistant_id}/graph", api.assistant_graph, methods=["GET"]),
         Route("/assistants/{assistant_id}/schemas", api.assistant_schemas, methods=["GET"]),
         Route("/assistants/{assistant_id}/subgraphs", api.assistant_subgraphs, methods=["GET"]),

@@ -34,6 +34,7 @@ from stepgraph.errors import StepgraphError
 from stepgraph.types import Command, Interrupt, Send, StateSnapshot
 
 from . import _json
+from ._assistants import Assistants
 from ._config import GraphEntry
 from ._events import EventLog, LogEntry
 from ._store import MetaStore, StoredEvent
@@ -225,7 +226,8 @@ class Manager:
         recent_runs: int = 256,
     ) -> None:
         self.graphs = {g.graph_id: g for g in graphs}
-        self.by_assistant = {g.assistant_id: g for g in graphs}
+        self._by_system_id = {g.assistant_id: g for g in graphs}
+        self.assistants = Assistants(graphs, store, now_iso())
         self.saver = saver
         self.store = store
         self.log_size = log_size
@@ -235,7 +237,6 @@ class Manager:
         self.live: dict[str, RunState] = {}
         self._finished: OrderedDict[str, RunState] = OrderedDict()
         self._slots: dict[str, _Slot] = {}
-        self.assistants_created = now_iso()
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
 
@@ -245,6 +246,7 @@ class Manager:
         """Load records, fix runs a previous process left behind, start queued ones."""
         self._tg = tg
         tg.start_soon(self.store.writer, name="stepgraph server database writer")
+        self.assistants.restore(await self.store.load_assistants())
         threads, runs = await self.store.load()
         for thread in threads:
             self.threads[thread["thread_id"]] = thread
@@ -267,7 +269,7 @@ class Manager:
             elif run["status"] == "pending":
                 requeue.append(run)
         for run in requeue:
-            entry = self.by_assistant.get(run["assistant_id"])
+            entry = self.entry_for_assistant(run["assistant_id"])
             if entry is None or run["thread_id"] not in self.threads:
                 run["status"] = "error"
                 self.store.put_run(run)
@@ -289,19 +291,12 @@ class Manager:
 
     # -- lookups ---------------------------------------------------------------
 
-    def assistant_json(self, entry: GraphEntry) -> dict[str, Any]:
-        return {
-            "assistant_id": entry.assistant_id,
-            "graph_id": entry.graph_id,
-            "config": {},
-            "context": {},
-            "metadata": {"created_by": "system"},
-            "name": entry.graph_id,
-            "created_at": self.assistants_created,
-            "updated_at": self.assistants_created,
-            "version": 1,
-            "description": entry.description,
-        }
+    def entry_for_assistant(self, assistant_id: str) -> GraphEntry | None:
+        """The graph an assistant runs (a deleted system assistant: still its graph)."""
+        record = self.assistants.records.get(assistant_id)
+        if record is not None:
+            return self.assistants.entry(record)
+        return self._by_system_id.get(assistant_id)
 
     def run_state(self, run_id: str) -> RunState | None:
         return self.live.get(run_id) or self._finished.get(run_id)
@@ -336,8 +331,9 @@ class Manager:
             key=lambda r: str(r["created_at"]),
             default=None,
         )
-        if latest is not None and latest["assistant_id"] in self.by_assistant:
-            return self.by_assistant[latest["assistant_id"]]
+        entry = self.entry_for_assistant(latest["assistant_id"]) if latest else None
+        if entry is not None:
+            return entry
         graph_id = (thread.get("metadata") or {}).get("graph_id")
         return self.graphs.get(graph_id) if isinstance(graph_id, str) else None
 
@@ -467,6 +463,7 @@ class Manager:
         *,
         metadata: Mapping[str, Any] | None,
         multitask_strategy: str,
+        assistant_id: str | None = None,
         durable: bool = True,
     ) -> RunState:
         """Record a pending run and queue it on its thread (the thread must exist and
@@ -475,10 +472,11 @@ class Manager:
         restart); without, the commit follows moments later (a stream or wait answers
         from this process, so its first event need not wait for the database)."""
         now = now_iso()
+        assistant_id = assistant_id or entry.assistant_id
         record = {
             "run_id": new_id(),
             "thread_id": thread_id,
-            "assistant_id": entry.assistant_id,
+            "assistant_id": assistant_id,
             "created_at": now,
             "updated_at": now,
             "status": "pending",
@@ -495,7 +493,7 @@ class Manager:
         thread = self.threads[thread_id]
         meta = thread.setdefault("metadata", {})
         meta.setdefault("graph_id", entry.graph_id)
-        meta.setdefault("assistant_id", entry.assistant_id)
+        meta.setdefault("assistant_id", assistant_id)
         thread["status"] = "busy"
         # one commit: the run, its thread (and a new thread)
         await self.save_thread(thread, flush=durable)
@@ -547,7 +545,7 @@ class Manager:
         configurable.update(
             thread_id=rs.thread_id,
             run_id=rs.run_id,
-            assistant_id=rs.entry.assistant_id,
+            assistant_id=rs.record["assistant_id"],
             graph_id=rs.entry.graph_id,
         )
         checkpoint = kwargs.get("checkpoint") or {}
@@ -563,7 +561,7 @@ class Manager:
             "run_id": rs.run_id,
             "thread_id": rs.thread_id,
             "graph_id": rs.entry.graph_id,
-            "assistant_id": rs.entry.assistant_id,
+            "assistant_id": rs.record["assistant_id"],
         }
         return config
 

@@ -44,6 +44,10 @@ _TABLES = (
         thread_id TEXT NOT NULL,
         data TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS stepgraph_server_assistants (
+        assistant_id TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS stepgraph_server_events (
         run_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -76,6 +80,9 @@ class MetaStore(Protocol):
     every change queued before it is committed; ``writer`` is the task that commits."""
 
     async def load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+    async def load_assistants(self) -> list[dict[str, Any]]: ...
+    def put_assistant(self, assistant_id: str, data: dict[str, Any]) -> None: ...
+    def delete_assistant(self, assistant_id: str) -> None: ...
     def put_thread(self, thread: dict[str, Any]) -> None: ...
     def delete_thread(self, thread_id: str) -> None: ...
     def put_run(self, run: dict[str, Any]) -> None: ...
@@ -92,6 +99,15 @@ class MemoryStore:
 
     async def load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return [], []
+
+    async def load_assistants(self) -> list[dict[str, Any]]:
+        return []
+
+    def put_assistant(self, assistant_id: str, data: dict[str, Any]) -> None:
+        pass
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        pass
 
     def put_thread(self, thread: dict[str, Any]) -> None:
         pass
@@ -229,6 +245,24 @@ class _SqlStore:
             return threads, runs
 
         return await self._call(read)
+
+    async def load_assistants(self) -> list[dict[str, Any]]:
+        rows = await self._call(
+            lambda: self._select("SELECT data FROM stepgraph_server_assistants")
+        )
+        return [_json.loads(r[0]) for r in rows]
+
+    def put_assistant(self, assistant_id: str, data: dict[str, Any]) -> None:
+        self._queue(
+            "INSERT INTO stepgraph_server_assistants (assistant_id, data) VALUES (?, ?) "
+            "ON CONFLICT (assistant_id) DO UPDATE SET data = excluded.data",
+            [(assistant_id, _json.dumps(data).decode())],
+        )
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        self._queue(
+            "DELETE FROM stepgraph_server_assistants WHERE assistant_id = ?", [(assistant_id,)]
+        )
 
     def put_thread(self, thread: dict[str, Any]) -> None:
         self._queue(

@@ -453,3 +453,34 @@ async def test_assistant_crud_and_versions(client: Any) -> None:
     assert unknown.value.response.json()["detail"].startswith("Graph 'no-such-graph' not found.")
     with pytest.raises(NotFoundError):
         await client.assistants.update(aid, name="x")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_runs_beyond_the_worker_limit_wait_pending(tmp_path: Path, kind: str) -> None:
+    """``--n-jobs-per-worker 1``: a second run (another thread) stays ``pending`` with
+    its stream open until the first one ends, then runs."""
+    server = ServerProcess("asyncio", ":memory:", extra=("--n-jobs-per-worker", "1"))
+    try:
+        c = (
+            get_client(url=server.url)
+            if kind == "async"
+            else AsyncView(get_sync_client(url=server.url))
+        )
+        busy = (await c.threads.create())["thread_id"]
+        first = await _started_slow_run(c, busy, tmp_path / "first")
+        other = (await c.threads.create())["thread_id"]
+        second = await c.runs.create(
+            other, "joke", input={"topic": "owls"}, stream_mode="values", stream_resumable=True
+        )
+        seen = []
+        async for part in c.runs.join_stream(other, second["run_id"]):
+            seen.append(part)
+            break  # its metadata event is there while it waits for a worker
+        assert seen[0].event == "metadata"
+        assert (await c.runs.get(other, second["run_id"]))["status"] == "pending"
+        await c.runs.cancel(busy, first["run_id"], wait=True)
+        assert await c.runs.join(other, second["run_id"]) == JOKE_OWLS
+        assert (await c.runs.get(other, second["run_id"]))["status"] == "success"
+        await c.aclose() if kind == "async" else c.close()
+    finally:
+        assert server.stop() == 0, server.output()

@@ -38,11 +38,15 @@ Handler = Callable[[Request], Awaitable[Response | StreamBody]]
 
 
 class Settings:
-    """Tunables of the HTTP layer (intervals in seconds)."""
+    """Tunables of the HTTP layer (intervals in seconds): SSE heartbeat, wait/join
+    keep-alive, and how long a stream gathers a burst of events into one write."""
 
-    def __init__(self, *, heartbeat: float = 5.0, keepalive: float = 5.0) -> None:
+    def __init__(
+        self, *, heartbeat: float = 5.0, keepalive: float = 5.0, coalesce: float = 0.002
+    ) -> None:
         self.heartbeat = heartbeat
         self.keepalive = keepalive
+        self.coalesce = coalesce
 
 
 def _json_response(
@@ -500,7 +504,9 @@ class Api:
             async def heartbeat() -> None:
                 await write(b": heartbeat\r\n\r\n")
 
-            await log.follow(cursor, emit, heartbeat, self.settings.heartbeat)  # type: ignore[arg-type]
+            await log.follow(
+                cursor, emit, heartbeat, self.settings.heartbeat, self.settings.coalesce
+            )
 
         sse_headers = {
             "Cache-Control": "no-store",

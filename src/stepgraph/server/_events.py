@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import attrs
@@ -109,9 +109,10 @@ class EventLog:
     async def follow(
         self,
         cursor: int,
-        emit: Callable[[Iterable[LogEntry]], Awaitable[None]],
+        emit: Callable[[list[LogEntry]], Awaitable[None]],
         heartbeat: Callable[[], Awaitable[None]],
         interval: float,
+        coalesce: float = 0.0,
     ) -> None:
         """Hand every entry after ``cursor`` to ``emit`` in order, until the log closes;
         call ``heartbeat`` after ``interval`` idle seconds."""
@@ -130,3 +131,6 @@ class EventLog:
                 idle = False
             if idle:
                 await heartbeat()
+            elif coalesce > 0 and not self.closed:
+                # a run emits in bursts: gather the rest of this one into the same write
+                await anyio.sleep(coalesce)

@@ -7,7 +7,10 @@ at a time: later runs wait in its FIFO queue (``multitask_strategy="enqueue"``),
 cancel the current ones first (``interrupt`` / ``rollback``), or are refused
 (``reject``). The engine holds the checkpointer's thread lease while a run executes,
 so two server processes sharing a database never run the same thread at once (the
-second run fails with ``ThreadBusyError``).
+second run fails with ``ThreadBusyError``). At most ``workers`` runs execute at once
+(``--n-jobs-per-worker``, as ``langgraph dev``); the others stay ``pending`` (their
+streams are open and have their ``metadata`` event) until a worker is free, so a burst
+of runs cannot starve request handling.
 
 Final statuses are stored (and committed to the database) *before* a run's event log
 closes, so a client whose stream just ended always reads the final status. The events of
@@ -224,6 +227,7 @@ class Manager:
         *,
         log_size: int = 10_000,
         recent_runs: int = 256,
+        workers: int = 32,
     ) -> None:
         self.graphs = {g.graph_id: g for g in graphs}
         self._by_system_id = {g.assistant_id: g for g in graphs}
@@ -239,6 +243,7 @@ class Manager:
         self._slots: dict[str, _Slot] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
+        self._workers = anyio.CapacityLimiter(workers)
 
     # -- lifetime --------------------------------------------------------------
 
@@ -524,11 +529,12 @@ class Manager:
                 after = rs.kwargs.get("after_seconds")
                 if after:
                     await anyio.sleep(float(after))
-                rs.floor_id = new_checkpoint_id()
-                rs.record["status"] = "running"
-                rs.record["updated_at"] = now_iso()
-                self.store.put_run(rs.record)  # committed with the next flush
-                outcome, error = await self._stream(rs)
+                async with self._workers:  # pending until one of the workers is free
+                    rs.floor_id = new_checkpoint_id()
+                    rs.record["status"] = "running"
+                    rs.record["updated_at"] = now_iso()
+                    self.store.put_run(rs.record)  # committed with the next flush
+                    outcome, error = await self._stream(rs)
         except ThreadBusyError as exc:
             outcome, error = "error", exc
         except Exception as exc:  # graph factory or setup failed

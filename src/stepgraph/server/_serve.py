@@ -39,6 +39,7 @@ class ServeOptions:
     database_url: str | None = None
     heartbeat: float = 5.0
     stream_log_size: int = 10_000
+    n_jobs_per_worker: int = 32
 
 
 def _database(url: str | None) -> tuple[str, str]:
@@ -105,7 +106,13 @@ async def serve(options: ServeOptions) -> None:
     async with _open_database(options.database_url) as (saver, store, where):
         for entry in cfg.graphs:
             entry.load(saver)
-        manager = Manager(cfg.graphs, saver, store, log_size=options.stream_log_size)
+        manager = Manager(
+            cfg.graphs,
+            saver,
+            store,
+            log_size=options.stream_log_size,
+            workers=options.n_jobs_per_worker,
+        )
         app = create_app(manager, Settings(heartbeat=options.heartbeat))
         sock = _listen(options.host, options.port)
         port = sock.getsockname()[1]

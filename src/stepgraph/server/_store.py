@@ -139,9 +139,12 @@ class MemoryStore:
 
 @attrs.define(eq=False)
 class _Batch:
-    """Changes committed together; ``done`` is set once they are (or failed: ``error``)."""
+    """Changes committed together, numbered ``first``..``last`` in queueing order;
+    ``done`` is set once they are committed (or failed: ``error``)."""
 
     ops: list[Op] = attrs.field(factory=list)
+    first: int = 0
+    last: int = 0
     error: BaseException | None = None
     _done: anyio.Event | None = None
 
@@ -154,7 +157,12 @@ class _Batch:
 
 
 class _SqlStore:
-    """Shared SQL; ``_write`` runs a batch of statements in one transaction, in a thread."""
+    """Shared SQL; ``_write`` runs a batch of statements in one transaction, in a thread.
+
+    Group commit: a flush that finds a commit in flight waits for it, then commits
+    everything queued meanwhile (its own changes and others') in one transaction; the
+    writer task commits changes nobody flushes. Flushes never depend on the writer task,
+    so they also work while the server starts and after it stopped the writer."""
 
     _param = "?"
 
@@ -164,7 +172,8 @@ class _SqlStore:
         self._queued = _Batch()
         self._writing: _Batch | None = None
         self._wake_event: anyio.Event | None = None
-        self._writer_running = False
+        self._numbered = 0  # changes queued so far
+        self._committed = 0  # changes committed (or failed) so far, in order
 
     def _wake(self) -> anyio.Event:
         if self._wake_event is None:
@@ -190,10 +199,16 @@ class _SqlStore:
     # -- the write queue -------------------------------------------------------
 
     def _queue(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        self._queued.ops.append((self._sql(sql), rows))
+        self._numbered += 1
+        batch = self._queued
+        if not batch.ops:
+            batch.first = self._numbered
+        batch.ops.append((self._sql(sql), rows))
+        batch.last = self._numbered
         self._wake().set()
 
-    async def _commit_queued(self) -> None:
+    async def _commit_queued(self) -> _Batch:
+        """Commit the queued changes (the caller checked that no commit is in flight)."""
         batch, self._queued = self._queued, _Batch()
         self._writing = batch
         try:
@@ -203,34 +218,31 @@ class _SqlStore:
             batch.error = exc
         finally:
             self._writing = None
+            self._committed = max(self._committed, batch.last)
             batch.done.set()
+        return batch
 
     async def writer(self) -> None:
-        """Commit whatever is queued, batch after batch, until cancelled."""
-        self._writer_running = True
-        try:
-            while True:
-                await self._wake().wait()
-                self._wake_event = None
-                if self._queued.ops:
-                    await self._commit_queued()
-        finally:
-            self._writer_running = False
+        """Commit changes nobody flushes, batch after batch, until cancelled."""
+        while True:
+            await self._wake().wait()
+            self._wake_event = None
+            if self._writing is not None:
+                await self._writing.done.wait()
+            if self._queued.ops and self._writing is None:
+                await self._commit_queued()
 
     async def flush(self) -> None:
         """Return once every change queued so far is committed (raise if that failed)."""
-        batch = self._queued if self._queued.ops else self._writing
-        if batch is None:
-            return
-        if not self._writer_running and batch is self._queued:
+        target = self._numbered
+        while self._committed < target:
             if self._writing is not None:
-                await self._writing.done.wait()
-            await self._commit_queued()
-        else:
-            self._wake().set()
-            await batch.done.wait()
-        if batch.error is not None:
-            raise batch.error
+                batch = self._writing
+                await batch.done.wait()
+            else:
+                batch = await self._commit_queued()
+            if batch.error is not None and batch.first <= target:
+                raise batch.error
 
     # -- records ---------------------------------------------------------------
 

@@ -119,3 +119,35 @@ inspect_builder = StateGraph(Seen).add_node(look).add_edge(START, "look")
 def make_inspect(config: dict[str, Any]) -> Any:
     """A factory (``module:attr`` in langgraph.json): called with the run's config."""
     return inspect_builder.compile()
+
+
+class Memo(TypedDict, total=False):
+    user: str
+    text: str
+    notes: list[str]
+
+
+def remember(state: Memo) -> dict[str, Any]:
+    """A sync node (a worker thread) writing to the server's store."""
+    store = get_runtime().store
+    namespace = ("memos", state["user"])
+    count = len(store.search(namespace, limit=100))
+    store.put(namespace, f"memo-{count}", {"text": state["text"]})
+    return {}
+
+
+async def recall(state: Memo) -> dict[str, Any]:
+    """An async node reading it back."""
+    store = get_runtime().store
+    found = await store.asearch(("memos", state["user"]), limit=100)
+    return {"notes": sorted(item.value["text"] for item in found)}
+
+
+memory = (
+    StateGraph(Memo)
+    .add_node(remember)
+    .add_node(recall)
+    .add_edge(START, "remember")
+    .add_edge("remember", "recall")
+    .compile()
+)

@@ -32,6 +32,7 @@ GRAPHS = [
     "nested_talker",
     "builder",
     "factory",
+    "memory",
 ]
 JOKE = {"topic": "ice cream and cats", "joke": "This is a joke about ice cream and cats"}
 

@@ -352,6 +352,7 @@ async def test_finished_resumable_run_replays_after_restart(
         )
         run_id = live[0].data["run_id"]
         made = await c.assistants.create("builder", metadata={"kept": True}, name="kept")
+        await c.store.put_item(["kept", tid], "note", {"text": "survives"})
         made = await c.assistants.update(made["assistant_id"], context={"who": "v2"})
         quiet = await c.runs.create(tid, "joke", input={"topic": "x"})  # not resumable
         await c.runs.join(tid, quiet["run_id"])
@@ -370,6 +371,7 @@ async def test_finished_resumable_run_replays_after_restart(
         assert rest == live[7:]
         assert await _parts(c.runs.join_stream(tid, quiet["run_id"])) == []
         assert await c.assistants.get(made["assistant_id"]) == made
+        assert (await c.store.get_item(["kept", tid], "note"))["value"] == {"text": "survives"}
         versions = await c.assistants.get_versions(made["assistant_id"])
         assert [v["version"] for v in versions] == [2, 1]
         await c.runs.delete(tid, run_id)
@@ -484,3 +486,56 @@ async def test_runs_beyond_the_worker_limit_wait_pending(tmp_path: Path, kind: s
         await c.aclose() if kind == "async" else c.close()
     finally:
         assert server.stop() == 0, server.output()
+
+
+async def test_store_items(client: Any, server: ServerProcess) -> None:
+    user = str(uuid.uuid4())  # this test's namespace only (the server is shared)
+    await client.store.put_item(["memories", user], "a", {"kind": "fact", "n": 1})
+    await client.store.put_item(["memories", user], "b", {"kind": "fact", "n": 5})
+    await client.store.put_item(["memories", user, "drafts"], "c", {"kind": "draft", "n": 3})
+    first = await client.store.get_item(["memories", user], "a")
+    assert first["namespace"] == ["memories", user]
+    assert (first["key"], first["value"]) == ("a", {"kind": "fact", "n": 1})
+    await client.store.put_item(["memories", user], "a", {"kind": "fact", "n": 2})
+    again = await client.store.get_item(["memories", user], "a")
+    assert again["value"] == {"kind": "fact", "n": 2}
+    assert again["created_at"] == first["created_at"]
+
+    found = await client.store.search_items(["memories", user])
+    assert sorted(i["key"] for i in found["items"]) == ["a", "b", "c"]
+    facts = await client.store.search_items(["memories", user], filter={"kind": "fact"})
+    assert sorted(i["key"] for i in facts["items"]) == ["a", "b"]
+    big = await client.store.search_items(["memories", user], filter={"n": {"$gte": 3}})
+    assert sorted(i["key"] for i in big["items"]) == ["b", "c"]
+    assert len((await client.store.search_items(["memories", user], limit=1))["items"]) == 1
+    spaces = await client.store.list_namespaces(prefix=["memories", user])
+    assert spaces == {"namespaces": [["memories", user], ["memories", user, "drafts"]]}
+    shallow = await client.store.list_namespaces(prefix=["memories", user], max_depth=2)
+    assert shallow == {"namespaces": [["memories", user]]}
+    drafts = await client.store.list_namespaces(prefix=["memories", user], suffix=["drafts"])
+    assert drafts == {"namespaces": [["memories", user, "drafts"]]}
+
+    await client.store.delete_item(["memories", user], "a")
+    with pytest.raises(NotFoundError):
+        await client.store.get_item(["memories", user], "a")
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        bad = await http.put("/store/items", json={"namespace": ["a"], "key": "k", "value": 1})
+        assert bad.status_code == 422
+        assert bad.json() == {"detail": "1 is not of type 'object'\n\nOn instance['value']"}
+        dotted = await http.put(
+            "/store/items", json={"namespace": ["a.b"], "key": "k", "value": {}}
+        )
+        assert dotted.status_code == 422
+        assert "cannot contain periods" in dotted.json()["detail"]
+
+
+async def test_graphs_share_the_store_with_the_api(client: Any) -> None:
+    """Nodes (sync and async) use ``runtime.store``: the items the store API serves."""
+    user = str(uuid.uuid4())
+    await client.store.put_item(["memos", user], "from-api", {"text": "via the API"})
+    out = await client.runs.wait(None, "memory", input={"user": user, "text": "via a node"})
+    assert out["notes"] == ["via a node", "via the API"]
+    stored = await client.store.search_items(["memos", user])
+    assert sorted(i["value"]["text"] for i in stored["items"]) == ["via a node", "via the API"]
+    out = await client.runs.wait(None, "memory", input={"user": user, "text": "again"})
+    assert out["notes"] == ["again", "via a node", "via the API"]

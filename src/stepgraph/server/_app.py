@@ -27,6 +27,7 @@ from ._config import GraphEntry
 from ._events import EventLog, LogEntry, encode_sse, mode_of
 from ._http import ApiError, JSONResponse, StreamBody, Write
 from ._introspect import graph_json, schemas_json, subgraphs_json
+from ._items import namespace_of
 from ._runs import Manager, RunState, empty_thread_state, now_iso, thread_state_json
 from ._validate import check_uuid, run_kwargs, stream_modes
 
@@ -252,6 +253,37 @@ class Api:
         namespace = request.path_params.get("namespace")
         async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(subgraphs_json(graph, namespace))
+
+    # -- store -----------------------------------------------------------------
+
+    async def store_put(self, request: Request) -> Response:
+        self.m.items.put(await _body(request), now_iso())
+        await self.m.store.flush()
+        return Response(status_code=204)
+
+    async def store_get(self, request: Request) -> Response:
+        q = request.query_params
+        namespace = namespace_of(q.get("namespace", "").split(".") if q.get("namespace") else [])
+        key = q.get("key")
+        if not key:
+            raise ApiError(422, "Pass the item's key: GET /store/items?namespace=a.b&key=...")
+        return _json_response(self.m.items.get(namespace, key))
+
+    async def store_delete(self, request: Request) -> Response:
+        self.m.items.delete(await _body(request))
+        await self.m.store.flush()
+        return Response(status_code=204)
+
+    async def store_search(self, request: Request) -> Response:
+        body = await _body(request)
+        page, _ = _page(self.m.items.search(body), body)
+        return _json_response({"items": page})
+
+    async def store_namespaces(self, request: Request) -> Response:
+        body = await _body(request)
+        found = self.m.items.namespaces(body)
+        page, _ = _page(found, {"limit": body.get("limit", 100), "offset": body.get("offset")})
+        return _json_response({"namespaces": page})
 
     # -- threads ---------------------------------------------------------------
 
@@ -775,6 +807,11 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
             methods=["GET"],
         ),
         Route("/assistants/{assistant_id}/versions", api.assistant_versions, methods=["POST"]),
+        Route("/store/items", api.store_put, methods=["PUT"]),
+        Route("/store/items", api.store_get, methods=["GET"]),
+        Route("/store/items", api.store_delete, methods=["DELETE"]),
+        Route("/store/items/search", api.store_search, methods=["POST"]),
+        Route("/store/namespaces", api.store_namespaces, methods=["POST"]),
         Route("/threads", api.threads_create, methods=["POST"]),
         Route("/threads/search", api.threads_search, methods=["POST"]),
         Route("/threads/count", api.threads_count, methods=["POST"]),

@@ -40,6 +40,7 @@ from . import _json
 from ._assistants import Assistants
 from ._config import GraphEntry
 from ._events import EventLog, LogEntry
+from ._items import Items
 from ._store import MetaStore, StoredEvent
 
 __all__ = ["Manager", "RunState", "now_iso", "thread_state_json"]
@@ -232,6 +233,7 @@ class Manager:
         self.graphs = {g.graph_id: g for g in graphs}
         self._by_system_id = {g.assistant_id: g for g in graphs}
         self.assistants = Assistants(graphs, store, now_iso())
+        self.items = Items(store)
         self.saver = saver
         self.store = store
         self.log_size = log_size
@@ -252,6 +254,7 @@ class Manager:
         self._tg = tg
         tg.start_soon(self.store.writer, name="stepgraph server database writer")
         self.assistants.restore(await self.store.load_assistants())
+        self.items.restore(await self.store.load_items())
         threads, runs = await self.store.load()
         for thread in threads:
             self.threads[thread["thread_id"]] = thread

@@ -18,7 +18,8 @@ import attrs
 
 from ._app import Settings, create_app
 from ._config import ConfigError, load_config
-from ._runs import Manager
+from ._graph_store import ServerStore
+from ._runs import Manager, now_iso
 from ._store import MemoryStore, MetaStore, PostgresStore, SqliteStore
 
 __all__ = ["DEFAULT_DATABASE", "ServeOptions", "serve"]
@@ -104,8 +105,6 @@ async def serve(options: ServeOptions) -> None:
 
     cfg = load_config(options.config)
     async with _open_database(options.database_url) as (saver, store, where):
-        for entry in cfg.graphs:
-            entry.load(saver)
         manager = Manager(
             cfg.graphs,
             saver,
@@ -113,6 +112,9 @@ async def serve(options: ServeOptions) -> None:
             log_size=options.stream_log_size,
             workers=options.n_jobs_per_worker,
         )
+        graph_store = ServerStore(manager.items, now_iso)
+        for entry in cfg.graphs:
+            entry.load(saver, graph_store)
         app = create_app(manager, Settings(heartbeat=options.heartbeat))
         sock = _listen(options.host, options.port)
         port = sock.getsockname()[1]

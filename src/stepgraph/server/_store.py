@@ -48,6 +48,12 @@ _TABLES = (
         assistant_id TEXT PRIMARY KEY,
         data TEXT NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS stepgraph_server_items (
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (namespace, key)
+    )""",
     """CREATE TABLE IF NOT EXISTS stepgraph_server_events (
         run_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -83,6 +89,9 @@ class MetaStore(Protocol):
     async def load_assistants(self) -> list[dict[str, Any]]: ...
     def put_assistant(self, assistant_id: str, data: dict[str, Any]) -> None: ...
     def delete_assistant(self, assistant_id: str) -> None: ...
+    async def load_items(self) -> list[dict[str, Any]]: ...
+    def put_item(self, namespace: str, key: str, item: dict[str, Any]) -> None: ...
+    def delete_item(self, namespace: str, key: str) -> None: ...
     def put_thread(self, thread: dict[str, Any]) -> None: ...
     def delete_thread(self, thread_id: str) -> None: ...
     def put_run(self, run: dict[str, Any]) -> None: ...
@@ -107,6 +116,15 @@ class MemoryStore:
         pass
 
     def delete_assistant(self, assistant_id: str) -> None:
+        pass
+
+    async def load_items(self) -> list[dict[str, Any]]:
+        return []
+
+    def put_item(self, namespace: str, key: str, item: dict[str, Any]) -> None:
+        pass
+
+    def delete_item(self, namespace: str, key: str) -> None:
         pass
 
     def put_thread(self, thread: dict[str, Any]) -> None:
@@ -274,6 +292,22 @@ class _SqlStore:
     def delete_assistant(self, assistant_id: str) -> None:
         self._queue(
             "DELETE FROM stepgraph_server_assistants WHERE assistant_id = ?", [(assistant_id,)]
+        )
+
+    async def load_items(self) -> list[dict[str, Any]]:
+        rows = await self._call(lambda: self._select("SELECT data FROM stepgraph_server_items"))
+        return [_json.loads(r[0]) for r in rows]
+
+    def put_item(self, namespace: str, key: str, item: dict[str, Any]) -> None:
+        self._queue(
+            "INSERT INTO stepgraph_server_items (namespace, key, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (namespace, key) DO UPDATE SET data = excluded.data",
+            [(namespace, key, _json.dumps(item).decode())],
+        )
+
+    def delete_item(self, namespace: str, key: str) -> None:
+        self._queue(
+            "DELETE FROM stepgraph_server_items WHERE namespace = ? AND key = ?", [(namespace, key)]
         )
 
     def put_thread(self, thread: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
-from langgraph_sdk.errors import ConflictError, NotFoundError
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from stepgraph.server import assistant_id_for
 
@@ -539,3 +539,28 @@ async def test_graphs_share_the_store_with_the_api(client: Any) -> None:
     assert sorted(i["value"]["text"] for i in stored["items"]) == ["via a node", "via the API"]
     out = await client.runs.wait(None, "memory", input={"user": user, "text": "again"})
     assert out["notes"] == ["again", "via a node", "via the API"]
+
+
+async def test_create_batch(client: Any) -> None:
+    runs = await client.runs.create_batch(
+        [
+            {"assistant_id": "joke", "input": {"topic": "owls"}, "on_completion": "keep"},
+            {"assistant_id": "agent", "input": {"query": "q"}, "on_completion": "keep"},
+        ]
+    )
+    assert [r["status"] for r in runs] == ["pending", "pending"]
+    assert runs[0]["thread_id"] != runs[1]["thread_id"]
+    assert await client.runs.join(runs[0]["thread_id"], runs[0]["run_id"]) == JOKE_OWLS
+    answer = await client.runs.join(runs[1]["thread_id"], runs[1]["run_id"])
+    assert answer == {"query": "q", "answer": "Three results for q"}
+
+    before = await client.threads.count()
+    with pytest.raises(UnprocessableEntityError) as bad:
+        await client.runs.create_batch(
+            [
+                {"assistant_id": "joke", "input": {"topic": "x"}, "on_completion": "keep"},
+                {"assistant_id": "nope"},
+            ]
+        )
+    assert bad.value.response.json()["detail"].startswith("Invalid assistant: 'nope'.")
+    assert await client.threads.count() == before  # checked first: nothing was created

@@ -459,6 +459,14 @@ class Api:
         """Check the body, resolve assistant and thread, record and queue the run;
         ``durable``: commit before it starts (background runs)."""
         body = await _body(request)
+        checked = self._checked_run(body, stream=stream, thread_less=thread_less)
+        path_thread = None if thread_less else request.path_params["thread_id"]
+        return await self._create_run(body, checked, path_thread, durable=durable)
+
+    def _checked_run(
+        self, body: Mapping[str, Any], *, stream: bool, thread_less: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], GraphEntry]:
+        """A run body's options (assistant config merged in), assistant and graph."""
         kwargs = run_kwargs(body, stream=stream, thread_less=thread_less)
         assistant = self.m.assistants.for_run(body["assistant_id"])
         entry = self.m.assistants.entry(assistant)
@@ -466,6 +474,18 @@ class Api:
             raise ApiError(404, "Thread or assistant not found.")
         kwargs["config"] = merged_config(assistant, kwargs["config"])
         kwargs["context"] = merged_context(assistant, kwargs["context"])
+        return kwargs, assistant, entry
+
+    async def _create_run(
+        self,
+        body: Mapping[str, Any],
+        checked: tuple[dict[str, Any], dict[str, Any], GraphEntry],
+        path_thread: str | None,
+        *,
+        durable: bool,
+    ) -> RunState:
+        kwargs, assistant, entry = checked
+        thread_less = path_thread is None
         metadata = body.get("metadata")
         strategy = body.get("multitask_strategy") or "enqueue"
         m = self.m
@@ -476,7 +496,7 @@ class Api:
             thread = await m.create_thread(None, {"graph_id": entry.graph_id}, flush=False)
             thread_id = thread["thread_id"]
         else:
-            thread_id = check_uuid(request.path_params["thread_id"], "thread")
+            thread_id = check_uuid(str(path_thread), "thread")
             if thread_id not in m.threads:
                 if body.get("if_not_exists") == "create":
                     await m.create_thread(thread_id, {}, flush=False)
@@ -624,6 +644,23 @@ class Api:
         rs = await self._new_run(request, stream=False, thread_less=thread_less, durable=True)
         headers = {"Content-Location": f"/threads/{rs.thread_id}/runs/{rs.run_id}"}
         return _json_response(rs.record, headers=headers)
+
+    async def runs_batch(self, request: Request) -> Response:
+        """Thread-less background runs, one per body; all are checked before any starts."""
+        raw = await request.body()
+        try:
+            bodies = _json.loads(raw) if raw.strip() else None
+        except ValueError:
+            raise ApiError(422, "Invalid JSON in request body") from None
+        if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
+            raise ApiError(422, "The body must be a JSON array of run objects")
+        checked = [self._checked_run(b, stream=False, thread_less=True) for b in bodies]
+        runs = []
+        for body, options in zip(bodies, checked, strict=True):
+            rs = await self._create_run(body, options, None, durable=False)
+            runs.append(dict(rs.record))  # as created: pending
+        await self.m.store.flush()
+        return _json_response(runs)
 
     async def runs_list(self, request: Request) -> Response:
         thread = self._thread(request)
@@ -837,6 +874,7 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
         Route("/runs/stream", api.runs_stream, methods=["POST"]),
         Route("/runs/wait", api.runs_wait, methods=["POST"]),
         Route("/runs/cancel", api.runs_cancel_many, methods=["POST"]),
+        Route("/runs/batch", api.runs_batch, methods=["POST"]),
         Route("/runs/{run_id}/stream", api.run_join_stream, methods=["GET"]),
     ]
 

@@ -564,3 +564,26 @@ async def test_create_batch(client: Any) -> None:
         )
     assert bad.value.response.json()["detail"].startswith("Invalid assistant: 'nope'.")
     assert await client.threads.count() == before  # checked first: nothing was created
+
+
+async def test_prune_threads(client: Any) -> None:
+    done = (await client.threads.create())["thread_id"]
+    await client.runs.wait(done, "joke", input={"topic": "owls"})
+    asking = (await client.threads.create())["thread_id"]
+    asked = await client.runs.wait(asking, "ask", input={})
+    assert len(await client.threads.get_history(done)) == 4
+
+    kept = await client.threads.prune([done, asking, str(uuid.uuid4())], strategy="keep_latest")
+    assert kept == {"pruned_count": 2}
+    [latest] = await client.threads.get_history(done)
+    assert latest["values"] == JOKE_OWLS
+    assert (await client.threads.get_state(done))["values"] == JOKE_OWLS
+    state = await client.threads.get_state(asking)
+    assert state["interrupts"][0]["id"] == asked["__interrupt__"][0]["id"]
+    resumed = await client.runs.wait(asking, "ask", command={"resume": "plum"})
+    assert resumed["text"] == "color: plum"
+
+    assert await client.threads.prune([done, asking]) == {"pruned_count": 2}
+    for tid in (done, asking):
+        with pytest.raises(NotFoundError):
+            await client.threads.get(tid)

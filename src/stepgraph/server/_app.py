@@ -358,6 +358,31 @@ class Api:
     async def threads_count(self, request: Request) -> Response:
         return _json_response(len(self._threads(await _body(request))))
 
+    async def threads_prune(self, request: Request) -> Response:
+        """``delete`` the threads, or ``keep_latest``: keep only their latest checkpoint."""
+        body = await _body(request)
+        ids = body.get("thread_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(422, '"thread_ids" is a required property (a list of thread ids)')
+        strategy = body.get("strategy") or "delete"
+        if strategy not in ("delete", "keep_latest"):
+            raise ApiError(
+                422,
+                f"{strategy!r} is not one of ['delete', 'keep_latest']\n\nOn instance['strategy']",
+            )
+        pruned = 0
+        for thread_id in ids:
+            if thread_id not in self.m.threads:
+                continue
+            if self.m.is_busy(thread_id):
+                raise ApiError(409, f"Thread {thread_id} is busy: a run is pending or running")
+            if strategy == "delete":
+                await self.m.delete_thread(thread_id)
+            else:
+                await self.m.keep_latest_checkpoint(thread_id)
+            pruned += 1
+        return _json_response({"pruned_count": pruned})
+
     async def thread_copy(self, request: Request) -> Response:
         thread = self._thread(request)
         copy = await self.m.create_thread(None, thread.get("metadata"))
@@ -852,6 +877,7 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
         Route("/threads", api.threads_create, methods=["POST"]),
         Route("/threads/search", api.threads_search, methods=["POST"]),
         Route("/threads/count", api.threads_count, methods=["POST"]),
+        Route("/threads/prune", api.threads_prune, methods=["POST"]),
         Route(T, api.thread_get, methods=["GET"]),
         Route(T, api.thread_patch, methods=["PATCH"]),
         Route(T, api.thread_delete, methods=["DELETE"]),

@@ -426,17 +426,27 @@ class Manager:
             thread["status"] = "interrupted" if thread.get("interrupts") else "idle"
         await self.save_thread(thread, flush=flush)
 
-    async def copy_checkpoints(self, source: str, target: str, *, below: str | None = None) -> None:
-        """Copy ``source``'s checkpoints (those with ids below ``below``) to ``target``."""
+    async def copy_checkpoints(
+        self,
+        source: str,
+        target: str,
+        *,
+        below: str | None = None,
+        only: set[str] | None = None,
+    ) -> None:
+        """Copy ``source``'s checkpoints (those with ids below ``below``, or those in
+        ``only``, which then lose their parent links) to ``target``."""
         saved = [t async for t in self.saver.alist({"configurable": {"thread_id": source}})]
         saved.sort(key=lambda t: t.checkpoint.id)
         for item in saved:
             if below is not None and item.checkpoint.id >= below:
                 continue
+            if only is not None and item.checkpoint.id not in only:
+                continue
             ns = item.config["configurable"].get("checkpoint_ns", "")
             configurable = {"thread_id": target, "checkpoint_ns": ns}
             parent = (item.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-            if parent:
+            if parent and only is None:
                 configurable["checkpoint_id"] = parent
             new_config = await self.saver.aput(
                 {"configurable": configurable}, item.checkpoint, item.metadata
@@ -446,6 +456,21 @@ class Manager:
                 by_task.setdefault(write.task_id, []).append((write.channel, write.value))
             for task_id, writes in by_task.items():
                 await self.saver.aput_writes(new_config, writes, task_id)
+
+    async def keep_latest_checkpoint(self, thread_id: str) -> None:
+        """Drop every checkpoint of the thread but the latest of each namespace (the
+        root's and, say, an interrupted subgraph's), with their pending writes."""
+        latest: dict[str, str] = {}
+        async for item in self.saver.alist({"configurable": {"thread_id": thread_id}}):
+            ns = item.config["configurable"].get("checkpoint_ns", "")
+            latest[ns] = max(latest.get(ns, ""), item.checkpoint.id)
+        if not latest:
+            return
+        scratch = f"__prune__{uuid.uuid4()}"
+        await self.copy_checkpoints(thread_id, scratch, only=set(latest.values()))
+        await self.saver.adelete_thread(thread_id)
+        await self.copy_checkpoints(scratch, thread_id)
+        await self.saver.adelete_thread(scratch)
 
     async def rollback_checkpoints(self, thread_id: str, below: str) -> None:
         """Drop the thread's checkpoints with ids from ``below`` on (a rolled-back run's)."""

@@ -1,16 +1,15 @@
-"""Where the server keeps its threads, runs and resumable event logs: the checkpoint
-database, own tables.
+"""Where the server keeps its assistants, threads, runs, store items and resumable event
+logs: the checkpoint database, own tables (``stepgraph_server_*``, JSON text).
 
-The server holds every thread and run record in memory (the records it answers from) and
-queues each change for the database; one writer task commits everything queued so far in
-one transaction (group commit), so many concurrent runs share a few transactions instead
-of queueing one each. ``await flush()`` returns once every change queued before it is
-committed: handlers flush before they answer, so a restarted server knows its threads,
-their runs and statuses. One server process per database (records are not re-read while
-running). Records are JSON text in ``stepgraph_server_threads`` and
-``stepgraph_server_runs``; the events of finished resumable runs are in
-``stepgraph_server_events``, so ``Last-Event-ID`` reconnects work after the run ended and
-after a restart.
+The server holds every record in memory (the records it answers from) and queues each
+change for the database. Commits are grouped: ``await flush()`` returns once every change
+queued before it is committed, and concurrent flushes share one transaction; a writer
+task commits changes nobody flushes. Handlers flush before they answer; a stream or wait
+starts streaming at once and its run's records are committed before its last byte (the
+run's end). So a restarted server knows its threads, their runs and statuses, and the
+events of finished resumable runs (``Last-Event-ID`` reconnects work after the run ended
+and after a restart). One server process per database (records are not re-read while
+running).
 """
 
 from __future__ import annotations

@@ -49,6 +49,9 @@ class TaskContext:
     interrupt_count: int = 0
     checkpointer: Any = None
     """The run's checkpointer, inherited by graphs invoked inside the node."""
+    checkpoint_map: dict[str, str] = attrs.Factory(dict)
+    """Namespace → checkpoint id of every enclosing graph the task runs from (its own
+    graph's included): nested graphs record it as their checkpoints' ``parents``."""
     stream_subgraphs: bool = False
     """Whether nested graphs' output reaches the consumer."""
     cancel_scope: Any = None

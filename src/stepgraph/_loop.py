@@ -109,7 +109,10 @@ async def run_graph(
             }
             configurable["checkpoint_ns"] = "|".join(ns)
             config = {**config, "configurable": configurable}
-    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter)
+    parents = dict(parent.checkpoint_map) if parent is not None else {}
+    persist = Persistence.create(
+        checkpointer, config, spec, ns, durability, emitter, parents=parents
+    )
     run = RunInfo(
         spec=spec,
         emitter=emitter,
@@ -200,6 +203,7 @@ async def run_graph(
         )
         if not tasks:
             break
+        run.checkpoint_map = {**parents, "|".join(ns): persist.checkpoint_id}
         if not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
             await persist.flush()

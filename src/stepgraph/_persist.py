@@ -34,6 +34,16 @@ ERROR = "__error__"
 LAST = "__pregel_last__"
 """Channel naming the nodes whose writes made the checkpoint (``update_state``'s default ``as_node``)."""
 _INTERNAL = (PENDING, BREAKPOINT, "__start__", LAST)
+TASK_METADATA = frozenset(
+    (
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    )
+)
+"""A host task's metadata keys: a nested graph's checkpoints do not inherit them."""
 
 
 @attrs.frozen
@@ -128,10 +138,14 @@ class Persistence:
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> Persistence:
         if checkpointer is None or checkpointer is False:
             return Persistence(spec)
-        return SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+        return SavedPersistence(
+            checkpointer, config, spec, ns, durability, emitter, parents=parents
+        )
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
@@ -214,6 +228,8 @@ class SavedPersistence(Persistence):
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(spec)
         configurable = dict(config.get("configurable") or {})
@@ -240,7 +256,11 @@ class SavedPersistence(Persistence):
                 ),
             }
         }
-        self.metadata_extra = dict(config.get("metadata") or {})
+        self.metadata_extra = {
+            k: v for k, v in (config.get("metadata") or {}).items() if k not in TASK_METADATA
+        }
+        self.parents = dict(parents or {})
+        """Namespace → checkpoint id of the enclosing graphs' checkpoints (nested runs)."""
         self.durability = durability or "async"
         self.emitter = emitter
         self.done_writes = {}
@@ -263,14 +283,15 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        if (
-            nested_resume
-            and saved is not None
-            and not isinstance(input, Command)
-            and any(w.channel == INTERRUPT for w in saved.pending_writes)
-        ):
+        paused = saved is not None and any(w.channel == INTERRUPT for w in saved.pending_writes)
+        # edited with update_state while paused: its interrupt is gone, its state stays
+        edited = saved is not None and saved.metadata.get("source") == "update"
+        from_host = bool(nested_resume) and not isinstance(input, Command) and (paused or edited)
+        if from_host:
             # the host task is being resumed: continue this subgraph where it paused
-            input = Command(resume=dict(nested_resume))
+            assert saved is not None
+            more = paused or PENDING in saved.checkpoint.channel_values
+            input = Command(resume=dict(nested_resume or {})) if more else None
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
@@ -364,6 +385,19 @@ class SavedPersistence(Persistence):
                     tid, first = pending_interrupts[0]
                     resume.setdefault(tid, []).append(value)
                     resume_maps.setdefault(tid, {})[first.id] = value
+                elif from_host and isinstance(value, dict):
+                    # edited after it paused: the host task's answers go to the one task
+                    # the edit left pending (its interrupt id changed with the edit)
+                    assert saved is not None
+                    left = next_tasks(
+                        spec,
+                        saved.checkpoint.channel_values,
+                        saved.checkpoint.id,
+                        step,
+                        self.ns_str,
+                    )
+                    if len(left) == 1:
+                        resume[left[0].id] = list(value.values())
                 # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
@@ -452,7 +486,12 @@ class SavedPersistence(Persistence):
             ts=datetime.now(timezone.utc).isoformat(),
             channel_values=channel_values,
         )
-        metadata = {**self.metadata_extra, "source": source, "step": step, "parents": {}}
+        metadata = {
+            **self.metadata_extra,
+            "source": source,
+            "step": step,
+            "parents": dict(self.parents),
+        }
         parent = (
             self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
         )

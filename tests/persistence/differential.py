@@ -471,8 +471,6 @@ PENDING = {
     "interrupt_history",
     "parallel_interrupts",
     "subgraph_history",
-    "subgraph_state",
-    "graph_called_in_a_node",
     "replay_past_checkpoint",
     "update_as_node_replaces_pending",
     "durability_exit_breakpoint",

@@ -1,13 +1,15 @@
 """Which compiled graph runs under a node, so that ``get_state`` / ``update_state`` can
 read and edit what nested runs checkpoint under the node's task namespace.
 
-A subgraph node names its graph. A graph *invoked inside* a node function is found the
-way LangGraph finds it: among the values the function can reach from outside (closure
-cells, the globals it names, attributes it loads from those, a bound method's object).
+A subgraph node names its graph. A graph *invoked inside* a node function is found, as
+LangGraph finds it, among the values the function's code loads from outside (closure
+cells, globals, attribute chains from those); unlike LangGraph, also through a bound
+method's object (``self.graph``).
 """
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 from collections.abc import Iterator
@@ -64,45 +66,55 @@ def graph_at(
 
 
 def _reachable(fn: Any) -> Iterator[Any]:
-    """Values ``fn`` can reach: itself and its bound object, captured cells, named
-    globals, and attributes named in its code loaded from any of those."""
+    """Values ``fn`` loads from outside itself: captured cells, globals, its bound
+    object, and each attribute along a chain it loads from those (``H.g``,
+    ``self.graph``); partials, wrappers and callable objects are looked through."""
     seen: set[int] = set()
-    found: list[Any] = []
-    names: set[str] = set()
-    stack = [fn]
+    stack: list[tuple[Any, Any]] = [(fn, None)]
     while stack:
-        f = stack.pop()
+        f, owner = stack.pop()
         if id(f) in seen:
             continue
         seen.add(id(f))
         if isinstance(f, functools.partial):
-            stack.append(f.func)
-            found.extend((*f.args, *f.keywords.values()))
+            yield from (*f.args, *f.keywords.values())
+            stack.append((f.func, None))
             continue
-        owner = getattr(f, "__self__", None)
-        if owner is not None and not isinstance(owner, ModuleType):
-            found.append(owner)
+        bound = getattr(f, "__self__", None)
+        if bound is not None and not isinstance(bound, ModuleType):
+            owner = bound
         f = inspect.unwrap(getattr(f, "__func__", f))
-        if not isinstance(f, FunctionType):
-            call = inspect.getattr_static(type(f), "__call__", None)
-            if isinstance(call, FunctionType):
-                found.append(f)
-                stack.append(call)
+        if isinstance(f, FunctionType):
+            yield from _loads(f, owner)
             continue
-        for cell in f.__closure__ or ():
-            try:
-                found.append(cell.cell_contents)
-            except ValueError:  # an empty cell (a recursive def not bound yet)
-                continue
-        codes = [f.__code__]  # inner defs, lambdas and comprehensions too
-        for c in codes:
-            codes.extend(k for k in c.co_consts if isinstance(k, CodeType))
-        own = sorted({n for c in codes for n in c.co_names})
-        found.extend(f.__globals__[n] for n in own if n in f.__globals__)
-        names.update(own)
-    yield from found
-    for value in found:  # one attribute further: self.graph, module.graph
-        for name in sorted(names):
-            attr = inspect.getattr_static(value, name, _MISSING)
-            if attr is not _MISSING:
-                yield attr
+        call = inspect.getattr_static(type(f), "__call__", None)
+        if isinstance(call, FunctionType):  # a callable object: its __call__, bound to it
+            stack.append((call, f))
+
+
+def _loads(f: FunctionType, owner: Any) -> Iterator[Any]:
+    code = f.__code__
+    cells: dict[str, Any] = {}
+    for name, cell in zip(code.co_freevars, f.__closure__ or (), strict=False):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:  # an empty cell (a recursive def not bound yet)
+            continue
+    this = code.co_varnames[0] if owner is not None and code.co_argcount else None
+    codes = [code]  # inner defs, lambdas and comprehensions too
+    for c in codes:
+        codes.extend(k for k in c.co_consts if isinstance(k, CodeType))
+        value: Any = _MISSING
+        for ins in dis.get_instructions(c):
+            if ins.opname == "LOAD_GLOBAL":
+                value = f.__globals__.get(ins.argval, _MISSING)
+            elif ins.opname == "LOAD_DEREF":
+                value = cells.get(ins.argval, _MISSING)
+            elif ins.opname == "LOAD_FAST" and c is code and ins.argval == this:
+                value = owner
+            elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and value is not _MISSING:
+                value = inspect.getattr_static(value, ins.argval, _MISSING)
+            else:
+                value = _MISSING  # anything else ends the chain
+            if value is not _MISSING:
+                yield value

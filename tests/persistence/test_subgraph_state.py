@@ -119,7 +119,8 @@ async def test_graph_reached_through_a_bound_method_is_found(
     saver: BaseCheckpointSaver,
 ) -> None:
     """A graph the node reaches as an attribute of its object (``self.graph``) is found
-    too: its paused state reads, edits and resumes through the task's config."""
+    too: its paused state reads, edits and resumes through the task's config. (LangGraph
+    does not look through ``self`` and shows ``state=None`` here.)"""
     calls = Calls()
     builder = StateGraph(State)
     builder.add_node("agent", Agent(sub_graph(calls)).run)

@@ -108,7 +108,7 @@ def normalize(trace: Any, *, start_task: bool = False) -> Any:
             return {"GraphOutput": {"value": walk(obj.value), "interrupts": walk(obj.interrupts)}}
         if isinstance(obj, dict):
             return {
-                k: walk(v, k)
+                (walk(k) if isinstance(k, str) else k): walk(v, k)  # keys: namespaces too
                 for k, v in obj.items()
                 if k != "checkpoint_map"  # LangGraph-internal routing key, not compared
             }
@@ -120,9 +120,9 @@ def normalize(trace: Any, *, start_task: bool = False) -> Any:
                 return "<ts>"
             if _ID.match(obj):
                 return ids(obj)
-            m = _NS.match(obj)
-            if m:
-                return f"{m.group(1)}:{ids(m.group(2))}"
+            parts = [_NS.match(part) for part in obj.split("|")]
+            if all(parts):  # a namespace path: "child:<id>|grand:<id>"
+                return "|".join(f"{m.group(1)}:{ids(m.group(2))}" for m in parts if m)
             return obj
         if isinstance(obj, BaseException):
             return f"{type(obj).__name__}({obj})"
@@ -363,6 +363,46 @@ def graph_called_in_a_node(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def subgraph_edit_and_resume(api: Api, saver: Any) -> list[Any]:
+    """Read, edit and resume a paused subgraph through its task's config."""
+    calls = _Calls()
+    g = _subgraph_host(api, saver, calls)
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg)]
+    sub_cfg = g.get_state(cfg).tasks[0].state
+    out += [sub_cfg, g.get_state(sub_cfg), list(g.get_state_history(sub_cfg))]
+    out += [g.update_state(sub_cfg, {"log": ["edit"]}), g.get_state(cfg, subgraphs=True)]
+    out += [g.invoke(api.Command(resume="r"), cfg), g.get_state(cfg, subgraphs=True)]
+    return [*out, list(g.get_state_history(sub_cfg)), dict(calls.counts)]
+
+
+def nested_subgraph_state(api: Api, saver: Any) -> list[Any]:
+    """A subgraph in a subgraph, paused: every level's state, then an edit two levels down."""
+    calls = _Calls()
+    grand = api.StateGraph(State)
+    grand.add_node("g1", _node(api, "g1", calls))
+    grand.add_node("g2", _node(api, "g2", calls, 1))
+    grand.add_edge(api.START, "g1")
+    grand.add_edge("g1", "g2")
+    child = api.StateGraph(State)
+    child.add_node("c1", _node(api, "c1", calls))
+    child.add_node("grand", grand.compile())
+    child.add_edge(api.START, "c1")
+    child.add_edge("c1", "grand")
+    b = api.StateGraph(State)
+    b.add_node("child", child.compile())
+    b.add_edge(api.START, "child")
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg), g.get_state(cfg, subgraphs=True)]
+    child_cfg = g.get_state(cfg).tasks[0].state
+    grand_cfg = g.get_state(child_cfg).tasks[0].state
+    out += [grand_cfg, g.get_state(grand_cfg), list(g.get_state_history(grand_cfg))]
+    out += [g.update_state(grand_cfg, {"log": ["E"]}, as_node="g1")]
+    out += [g.invoke(api.Command(resume="R"), cfg), g.get_state(cfg), dict(calls.counts)]
+    return out
+
+
 def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -456,6 +496,8 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         subgraph_history,
         subgraph_state,
         graph_called_in_a_node,
+        subgraph_edit_and_resume,
+        nested_subgraph_state,
         replay_past_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,

@@ -23,7 +23,7 @@ from ._persist import (
 )
 from ._plan import Pending
 from ._spec import END, START, GraphSpec
-from ._subgraphs import graph_at, node_graph
+from ._subgraphs import graph_at, nested_nodes, node_graph
 from .errors import InvalidUpdateError
 from .types import Interrupt, PregelTask, StateSnapshot
 
@@ -54,7 +54,17 @@ def _thread_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"configurable": {k: v for k, v in configurable.items() if not k.startswith("__")}}
 
 
-def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> StateSnapshot:
+def _snapshot(
+    spec: GraphSpec,
+    saved: Any,
+    ns: str,
+    latest: bool = True,
+    nested: frozenset[str] | None = None,
+) -> StateSnapshot:
+    """``saved`` as a snapshot; ``nested`` names the nodes that run a graph (found
+    again when not given)."""
+    if nested is None:
+        nested = nested_nodes(spec)
     cv = saved.checkpoint.channel_values
     values = state_values(spec, cv)
     step = int(saved.metadata.get("step", -1))
@@ -82,7 +92,7 @@ def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> Stat
         if task.name == START and "__start__" in cv and isinstance(cv["__start__"], Mapping):
             result = {k: v for k, v in cv["__start__"].items() if k in spec.input_keys}
         state = None
-        if node_graph(task.node) is not None:
+        if task.name in nested:
             state = {
                 "configurable": {
                     **{k: v for k, v in saved.config["configurable"].items() if k == "thread_id"},
@@ -152,11 +162,18 @@ async def _with_subgraphs(
                 }
             }
             saved = await saver.aget_tuple(sub_cfg)
-            if saved is not None:
+            # a node calling several graphs: the one found may not be the one that saved
+            if saved is not None and _schedules_known_nodes(sub.spec, saved):
                 inner = _snapshot(sub.spec, saved, sub_cfg["configurable"]["checkpoint_ns"])
                 task = task._replace(state=await _with_subgraphs(sub, saver, inner, sub_cfg))
         tasks.append(task)
     return snap._replace(tasks=tuple(tasks))
+
+
+def _schedules_known_nodes(spec: GraphSpec, saved: Any) -> bool:
+    pending = decode_pending(saved.checkpoint.channel_values.get(PENDING))
+    names = {*pending.pull, *pending.deferred, *(send.node for send in pending.push)}
+    return names <= spec.nodes.keys()
 
 
 async def aget_state_history(
@@ -172,9 +189,10 @@ async def aget_state_history(
     cfg = _thread_config(config)
     ns = cfg["configurable"].get("checkpoint_ns", "")
     spec = graph_at(graph, ns).spec
+    nested = nested_nodes(spec)
     async for saved in saver.alist(cfg, filter=filter, before=before, limit=limit):
         # history shows checkpoints as saved; get_state also folds in finished siblings
-        yield _snapshot(spec, saved, ns, latest=False)
+        yield _snapshot(spec, saved, ns, latest=False, nested=nested)
 
 
 async def aupdate_state(

@@ -13,15 +13,15 @@ import dis
 import functools
 import inspect
 from collections.abc import Iterator
-from types import CodeType, FunctionType, ModuleType
+from types import CodeType, FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
-from ._spec import NodeSpec
+from ._spec import GraphSpec, NodeSpec
 
 if TYPE_CHECKING:
     from ._compiled import CompiledStateGraph
 
-__all__ = ["graph_at", "node_graph"]
+__all__ = ["graph_at", "nested_nodes", "node_graph"]
 
 _MISSING = object()
 
@@ -42,6 +42,11 @@ def node_graph(node: NodeSpec | None) -> CompiledStateGraph[Any, Any, Any, Any] 
         if isinstance(value, CompiledStateGraph) and value.checkpointer is not False:
             return value
     return None
+
+
+def nested_nodes(spec: GraphSpec) -> frozenset[str]:
+    """Names of ``spec``'s nodes that run a graph with state of its own."""
+    return frozenset(name for name, node in spec.nodes.items() if node_graph(node) is not None)
 
 
 def graph_at(
@@ -80,10 +85,12 @@ def _reachable(fn: Any) -> Iterator[Any]:
             yield from (*f.args, *f.keywords.values())
             stack.append((f.func, None))
             continue
-        bound = getattr(f, "__self__", None)
-        if bound is not None and not isinstance(bound, ModuleType):
-            owner = bound
-        f = inspect.unwrap(getattr(f, "__func__", f))
+        if isinstance(f, MethodType):
+            owner, f = f.__self__, f.__func__
+        try:
+            f = inspect.unwrap(f)
+        except ValueError:  # a __wrapped__ loop: nothing to look through
+            continue
         if isinstance(f, FunctionType):
             yield from _loads(f, owner)
             continue

@@ -46,6 +46,8 @@ class TaskContext:
     """Resume values for this task's ``interrupt()`` calls, in call order."""
     resume_map: dict[str, Any] = attrs.Factory(dict)
     """This resume's values by interrupt id (how nested graphs find theirs)."""
+    resuming: bool = False
+    """The task paused before and runs again: a nested graph continues where it paused."""
     interrupt_count: int = 0
     checkpointer: Any = None
     """The run's checkpointer, inherited by graphs invoked inside the node."""

@@ -283,6 +283,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         token=run.token,
         resume=list(run.resume.get(task.id, ())),
         resume_map=dict(run.resume_maps.get(task.id, {})),
+        resuming=task.id in run.resume,
         checkpointer=run.checkpointer,
         checkpoint_map=dict(run.checkpoint_map),
         stream_subgraphs=emitter.subgraphs,

@@ -133,7 +133,8 @@ async def run_graph(
     output_keys = set(spec.output_keys)
     output_written = False
 
-    start = await persist.load(input, parent.resume_map if parent is not None else None)
+    resumed = parent is not None and parent.resuming
+    start = await persist.load(input, parent.resume_map if resumed and parent else None)
     values = start.values
     pending = start.pending
     step = start.step
@@ -229,7 +230,7 @@ async def run_graph(
             if isinstance(outcome, Interrupted):
                 if "updates" in wants:
                     await emitter.send(InterruptEvent(ns, outcome.interrupts))
-                if "values" in wants:
+                if "values" in wants and outcome.interrupts:  # not for a nested breakpoint
                     await emitter.send(
                         ValuesEvent(ns, ordered_values(spec, values), outcome.interrupts)
                     )
@@ -418,7 +419,7 @@ async def run_nested(
     result = await run_graph(
         graph, input, base, emitter, parent=parent, context=parent.runtime.context
     )
-    if result.interrupted and result.interrupts:
+    if result.interrupted:  # an interrupt() or a static breakpoint pauses the host too
         raise GraphInterrupt(result.interrupts)
     return result.values
 

@@ -283,10 +283,14 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        paused = saved is not None and any(w.channel == INTERRUPT for w in saved.pending_writes)
+        paused = saved is not None and any(
+            w.channel in (INTERRUPT, BREAKPOINT) for w in saved.pending_writes
+        )
         # edited with update_state while paused: its interrupt is gone, its state stays
         edited = saved is not None and saved.metadata.get("source") == "update"
-        from_host = bool(nested_resume) and not isinstance(input, Command) and (paused or edited)
+        from_host = (
+            nested_resume is not None and not isinstance(input, Command) and (paused or edited)
+        )
         if from_host:
             # the host task is being resumed: continue this subgraph where it paused
             assert saved is not None
@@ -351,7 +355,7 @@ class SavedPersistence(Persistence):
             breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
                 pending_here = [i for group in chans.get(INTERRUPT, []) for i in group]
-                if pending_here and ROUTES not in chans:
+                if INTERRUPT in chans and ROUTES not in chans:  # paused (or at a breakpoint)
                     interrupts[task_id] = pending_here
                     resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
                 elif ERROR in chans:
@@ -385,7 +389,7 @@ class SavedPersistence(Persistence):
                     tid, first = pending_interrupts[0]
                     resume.setdefault(tid, []).append(value)
                     resume_maps.setdefault(tid, {})[first.id] = value
-                elif from_host and isinstance(value, dict):
+                elif from_host and isinstance(value, dict) and value:
                     # edited after it paused: the host task's answers go to the one task
                     # the edit left pending (its interrupt id changed with the edit)
                     assert saved is not None

@@ -85,7 +85,8 @@ def _snapshot(
         interrupts.extend(task_interrupts)
         error = chans.get(ERROR, [None])[-1]
         result = None
-        if chans and not task_interrupts and ERROR not in chans:
+        paused = INTERRUPT in chans and ROUTES not in chans  # a nested graph's breakpoint too
+        if chans and not task_interrupts and ERROR not in chans and not paused:
             writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
             result = dict(writes)
             done.append(TaskResult(task, writes, ()))

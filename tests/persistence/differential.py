@@ -31,20 +31,21 @@ class Api:
     END: str
     interrupt: Callable[[Any], Any]
     Command: Any
+    Send: Any = None
 
 
 def stepgraph_api() -> Api:
     from stepgraph.graph import END, START, StateGraph
-    from stepgraph.types import Command, interrupt
+    from stepgraph.types import Command, Send, interrupt
 
-    return Api("stepgraph", StateGraph, START, END, interrupt, Command)
+    return Api("stepgraph", StateGraph, START, END, interrupt, Command, Send)
 
 
 def langgraph_api() -> Api:
     from langgraph.graph import END, START, StateGraph  # type: ignore[import-not-found]
-    from langgraph.types import Command, interrupt  # type: ignore[import-not-found]
+    from langgraph.types import Command, Send, interrupt  # type: ignore[import-not-found]
 
-    return Api("langgraph", StateGraph, START, END, interrupt, Command)
+    return Api("langgraph", StateGraph, START, END, interrupt, Command, Send)
 
 
 def langgraph_saver() -> Any:
@@ -403,6 +404,49 @@ def nested_subgraph_state(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def subgraph_breakpoints(api: Api, saver: Any) -> list[Any]:
+    """A subgraph compiled with a static breakpoint pauses its host; None continues it."""
+    out: list[Any] = []
+    for i, kw in enumerate(({"interrupt_before": ["sb"]}, {"interrupt_after": ["sa"]})):
+        sub = api.StateGraph(State)
+        sub.add_node("sa", _node(api, "sa", _Calls()))
+        sub.add_node("sb", _node(api, "sb", _Calls()))
+        sub.add_edge(api.START, "sa")
+        sub.add_edge("sa", "sb")
+        b = api.StateGraph(State)
+        b.add_node("pre", _node(api, "pre", _Calls()))
+        b.add_node("child", sub.compile(**kw))
+        b.add_node("post", _node(api, "post", _Calls()))
+        b.add_edge(api.START, "pre")
+        b.add_edge("pre", "child")
+        b.add_edge("child", "post")
+        g = b.compile(checkpointer=saver)
+        cfg = _cfg(f"bp-{i}")
+        modes = ["updates", "values"]
+        out += [list(g.stream({"log": []}, cfg, stream_mode=modes))]
+        out += [g.get_state(cfg, subgraphs=True), list(g.stream(None, cfg, stream_mode=modes))]
+        out += [g.get_state(cfg), list(g.get_state_history(cfg))]
+    return out
+
+
+def parallel_subgraph_interrupts(api: Api, saver: Any) -> list[Any]:
+    """Two Sends to one subgraph node, both paused; answered at once by id."""
+    calls = _Calls()
+    b = api.StateGraph(State)
+    b.add_node("child", _sub(api, calls))
+    b.add_conditional_edges(
+        api.START, lambda s: [api.Send("child", {"log": ["x"]}), api.Send("child", {"log": ["y"]})]
+    )
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    first = g.invoke({"log": []}, cfg)
+    state = g.get_state(cfg, subgraphs=True)
+    answers = {i.id: "A" for i in state.interrupts}
+    out: list[Any] = [sorted(i.value for i in first["__interrupt__"]), state]
+    out += [g.invoke(api.Command(resume=answers), cfg), g.get_state(cfg, subgraphs=True)]
+    return [*out, dict(calls.counts)]
+
+
 def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -498,6 +542,8 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         graph_called_in_a_node,
         subgraph_edit_and_resume,
         nested_subgraph_state,
+        subgraph_breakpoints,
+        parallel_subgraph_interrupts,
         replay_past_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,

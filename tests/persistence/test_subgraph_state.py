@@ -291,3 +291,33 @@ async def test_update_of_a_subgraph_that_never_ran_is_rejected(
         "get_state(config).tasks[i].state"
     )
     assert await history(graph, ghost) == []
+
+
+@pytest.mark.parametrize("breakpoint", [{"interrupt_before": ["sb"]}, {"interrupt_after": ["sa"]}])
+async def test_a_subgraph_breakpoint_pauses_the_host(
+    saver: BaseCheckpointSaver, breakpoint: dict[str, Any]
+) -> None:
+    """A subgraph compiled with a static breakpoint pauses its host there (the host task
+    stays pending, the subgraph's snapshot shows sb next); invoke(None) continues the
+    subgraph from its checkpoint, runs sb once and then the host's next node."""
+    calls = Calls()
+    sub = StateGraph(State)
+    sub.add_node("sa", appender("sa", calls))
+    sub.add_node("sb", appender("sb", calls))
+    sub.add_edge(START, "sa")
+    sub.add_edge("sa", "sb")
+    host = StateGraph(State)
+    host.add_node("child", sub.compile(**breakpoint))
+    host.add_node("post", appender("post", calls))
+    host.add_edge(START, "child")
+    host.add_edge("child", "post")
+    graph = host.compile(checkpointer=saver)
+    cfg = thread("t")
+    assert await graph.ainvoke({"log": []}, cfg) == {"log": []}
+    state = await graph.aget_state(cfg, subgraphs=True)
+    assert state.next == ("child",)
+    nested = state.tasks[0].state
+    assert isinstance(nested, StateSnapshot)
+    assert (nested.values, nested.next) == ({"log": ["sa"]}, ("sb",))
+    assert await graph.ainvoke(None, cfg) == {"log": ["sa", "sb", "post"]}
+    assert calls.as_dict() == {"sa": 1, "sb": 1, "post": 1}

@@ -513,6 +513,20 @@ class SavedPersistence(Persistence):
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
 
+    def _nested_config(self, task: Task) -> dict[str, Any] | None:
+        """Where a task that runs a graph keeps that graph's state (None for others)."""
+        from ._subgraphs import node_graph
+
+        if node_graph(task.node) is None:
+            return None
+        ns = f"{task.name}:{task.id}"
+        return {
+            "configurable": {
+                **({"thread_id": self.thread_id} if self.thread_id is not None else {}),
+                "checkpoint_ns": f"{self.ns_str}|{ns}" if self.ns_str else ns,
+            }
+        }
+
     async def _emit_checkpoint(
         self,
         config: Mapping[str, Any],
@@ -544,7 +558,7 @@ class SavedPersistence(Persistence):
                     "interrupts": tuple(
                         {"value": i.value, "id": i.id} for i in (interrupts or {}).get(t.id, ())
                     ),
-                    "state": None,
+                    "state": self._nested_config(t),
                 }
                 for t in tasks
             ],

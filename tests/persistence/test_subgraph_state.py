@@ -321,3 +321,29 @@ async def test_a_subgraph_breakpoint_pauses_the_host(
     assert (nested.values, nested.next) == ({"log": ["sa"]}, ("sb",))
     assert await graph.ainvoke(None, cfg) == {"log": ["sa", "sb", "post"]}
     assert calls.as_dict() == {"sa": 1, "sb": 1, "post": 1}
+
+
+async def test_checkpoints_stream_names_where_a_subgraph_keeps_its_state(
+    saver: BaseCheckpointSaver,
+) -> None:
+    """In ``checkpoints`` mode a subgraph task's ``state`` is the config that reads the
+    subgraph ({'thread_id', 'checkpoint_ns': 'child:<task id>'}; None for other tasks),
+    and the subgraph's own checkpoints name the host checkpoint as their parent."""
+    graph = subgraph_host(saver, Calls())
+    cfg = thread("t")
+    chunks = [
+        c async for c in graph.astream({"log": []}, cfg, stream_mode="checkpoints", subgraphs=True)
+    ]
+    host = [p for ns, p in chunks if ns == ()]
+    nested = [(ns, p) for ns, p in chunks if ns != ()]
+    paused = host[-1]
+    (task,) = paused["tasks"]
+    assert (paused["next"], task["name"]) == (["child"], "child")
+    assert task["state"] == {
+        "configurable": {"thread_id": "t", "checkpoint_ns": f"child:{task['id']}"}
+    }
+    assert all(t["state"] is None for p in host[:-1] for t in p["tasks"])
+    host_id = paused["config"]["configurable"]["checkpoint_id"]
+    assert [(ns, p["metadata"]["parents"]) for ns, p in nested] == [
+        ((f"child:{task['id']}",), {"": host_id})
+    ] * 3

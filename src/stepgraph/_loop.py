@@ -109,6 +109,10 @@ async def run_graph(
             }
             configurable["checkpoint_ns"] = "|".join(ns)
             config = {**config, "configurable": configurable}
+    if parent is None and (config.get("configurable") or {}).get("checkpoint_ns"):
+        # a subgraph's config given to the host: the run is the host's (as LangGraph), and
+        # never saves host checkpoints among the subgraph's
+        config = {**config, "configurable": {**config["configurable"], "checkpoint_ns": ""}}
     parents = dict(parent.checkpoint_map) if parent is not None else {}
     persist = Persistence.create(
         checkpointer, config, spec, ns, durability, emitter, parents=parents

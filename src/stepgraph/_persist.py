@@ -295,7 +295,8 @@ class SavedPersistence(Persistence):
             # the host task is being resumed: continue this subgraph where it paused
             assert saved is not None
             more = paused or PENDING in saved.checkpoint.channel_values
-            input = Command(resume=dict(nested_resume or {})) if more else None
+            # with no answers for it (invoke(None)), it continues and asks again
+            input = Command(resume=dict(nested_resume)) if more and nested_resume else None
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "

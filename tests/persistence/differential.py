@@ -447,6 +447,19 @@ def parallel_subgraph_interrupts(api: Api, saver: Any) -> list[Any]:
     return [*out, dict(calls.counts)]
 
 
+def subgraph_paused_host_inputs(api: Api, saver: Any) -> list[Any]:
+    """invoke(None) on a host paused inside its subgraph asks again; the subgraph's own
+    config given to invoke runs the host thread."""
+    calls = _Calls()
+    g = _subgraph_host(api, saver, calls)
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg)]
+    sub_cfg = g.get_state(cfg).tasks[0].state
+    out += [g.invoke(None, cfg), dict(calls.counts), g.invoke(None, sub_cfg)]
+    out += [g.invoke(api.Command(resume="x"), sub_cfg), g.invoke({"log": ["new"]}, sub_cfg)]
+    return [*out, g.get_state(cfg, subgraphs=True), dict(calls.counts)]
+
+
 def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -544,6 +557,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         nested_subgraph_state,
         subgraph_breakpoints,
         parallel_subgraph_interrupts,
+        subgraph_paused_host_inputs,
         replay_past_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,

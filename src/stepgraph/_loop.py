@@ -96,7 +96,10 @@ async def run_graph(
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or limit < 1:
         raise ValueError("recursion_limit must be at least 1")
-    ns = parent.namespace if parent is not None else ()
+    ns: tuple[str, ...] = ()
+    if parent is not None:
+        index = next(parent.nested_calls)
+        ns = (*parent.namespace, str(index)) if index else parent.namespace
     checkpointer = graph.checkpointer
     if parent is not None and checkpointer is None:
         # a nested graph checkpoints with its host's saver, under the host task's namespace

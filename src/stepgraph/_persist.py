@@ -283,20 +283,21 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        paused = saved is not None and any(
-            w.channel in (INTERRUPT, BREAKPOINT) for w in saved.pending_writes
-        )
-        # edited with update_state while paused: its interrupt is gone, its state stays
-        edited = saved is not None and saved.metadata.get("source") == "update"
-        from_host = (
-            nested_resume is not None and not isinstance(input, Command) and (paused or edited)
-        )
-        if from_host:
-            # the host task is being resumed: continue this subgraph where it paused
-            assert saved is not None
+        resuming = nested_resume is not None
+        if self.ns and not resuming and not isinstance(input, Command):
+            # a nested run its host task starts afresh: an earlier call in this task (or
+            # the original of a replayed step) may have left checkpoints here
+            saved = None
+        if resuming and saved is not None and not isinstance(input, Command):
+            # the host task is being resumed: continue this subgraph where it stopped;
+            # a finished one only reports its state, a paused one gets the host's answers
+            # (with none, as for invoke(None), it asks again)
+            paused = any(w.channel in (INTERRUPT, BREAKPOINT) for w in saved.pending_writes)
             more = paused or PENDING in saved.checkpoint.channel_values
-            # with no answers for it (invoke(None)), it continues and asks again
-            input = Command(resume=dict(nested_resume)) if more and nested_resume else None
+            input = Command(resume=dict(nested_resume or {})) if more and nested_resume else None
+            from_host = True
+        else:
+            from_host = False
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "

@@ -58,6 +58,8 @@ def graph_at(
     if not checkpoint_ns:
         return current
     for segment in checkpoint_ns.split("|"):
+        if segment.isdigit():  # "host:<id>|1": the host task's second nested run
+            continue
         name = segment.split(":", 1)[0]
         sub = node_graph(current.spec.nodes.get(name))
         if sub is None:

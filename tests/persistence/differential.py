@@ -460,6 +460,31 @@ def subgraph_paused_host_inputs(api: Api, saver: Any) -> list[Any]:
     return [*out, g.get_state(cfg, subgraphs=True), dict(calls.counts)]
 
 
+def graph_called_twice_then_interrupted(api: Api, saver: Any) -> list[Any]:
+    """A node invokes a graph twice (independent runs), then asks; on resume the
+    finished nested runs are not run again."""
+    calls = _Calls()
+    sub = api.StateGraph(State)
+    sub.add_node("sa", _node(api, "sa", calls))
+    sub.add_edge(api.START, "sa")
+    nested = sub.compile()
+
+    def host(state: State) -> dict[str, Any]:
+        calls.hit("host")
+        first = nested.invoke({"log": ["1"]})["log"]
+        second = nested.invoke({"log": ["2"]})["log"]
+        return {"log": [*first, *second, str(api.interrupt("q"))]}
+
+    b = api.StateGraph(State)
+    b.add_node("host", host)
+    b.add_edge(api.START, "host")
+    g = b.compile(checkpointer=saver)
+    cfg = _cfg("t")
+    out: list[Any] = [g.invoke({"log": []}, cfg), dict(calls.counts)]
+    out += [g.invoke(api.Command(resume="A"), cfg), dict(calls.counts)]
+    return out
+
+
 def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -558,6 +583,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         subgraph_breakpoints,
         parallel_subgraph_interrupts,
         subgraph_paused_host_inputs,
+        graph_called_twice_then_interrupted,
         replay_past_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,

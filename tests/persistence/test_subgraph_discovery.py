@@ -103,16 +103,19 @@ def test_a_graph_without_checkpoints_is_not_a_nested_state() -> None:
 
 
 def test_graph_at_walks_the_namespace_path() -> None:
-    """'child:<id>|grand:<id>' names the grandchild; '' the graph itself."""
+    """'child:<id>|grand:<id>' names the grandchild; '' the graph itself; a numbered
+    segment (the n-th nested run of one task) names no node."""
     grand = compiled()
     child_builder = StateGraph(State)
     child_builder.add_node("grand", grand)
     child_builder.add_edge(START, "grand")
     host_builder = StateGraph(State)
-    host_builder.add_node("child", child_builder.compile())
+    child = child_builder.compile()
+    host_builder.add_node("child", child)
     host_builder.add_edge(START, "child")
     host = host_builder.compile()
     assert graph_at(host, "") is host
     assert graph_at(host, "child:1|grand:2") is grand
+    assert graph_at(host, "child:1|3") is child  # the task's fourth nested run
     with pytest.raises(ValueError, match=r"^checkpoint_ns 'child:1\|only:2' names no subgraph"):
         graph_at(host, "child:1|only:2")

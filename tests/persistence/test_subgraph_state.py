@@ -12,7 +12,7 @@ import pytest
 
 from stepgraph.checkpoint.base import BaseCheckpointSaver
 from stepgraph.graph import START, StateGraph
-from stepgraph.types import Command, StateSnapshot
+from stepgraph.types import Command, StateSnapshot, interrupt
 
 from .graphs import Calls, State, appender, asker, history, thread
 from .test_fixed_bugs import subgraph_host
@@ -347,3 +347,35 @@ async def test_checkpoints_stream_names_where_a_subgraph_keeps_its_state(
     assert [(ns, p["metadata"]["parents"]) for ns, p in nested] == [
         ((f"child:{task['id']}",), {"": host_id})
     ] * 3
+
+
+async def test_each_nested_run_of_a_task_keeps_its_own_checkpoints(
+    saver: BaseCheckpointSaver,
+) -> None:
+    """A node that invokes a graph twice gets two independent runs, saved under
+    'host:<id>' and 'host:<id>|1' (as LangGraph); when the host task resumes, each
+    finished run reports its own result without running again."""
+    calls = Calls()
+    sub = StateGraph(State)
+    sub.add_node("sa", appender("sa", calls))
+    sub.add_edge(START, "sa")
+    nested = sub.compile()
+
+    async def host(state: State) -> dict[str, Any]:
+        first = (await nested.ainvoke({"log": ["1"]}))["log"]
+        second = (await nested.ainvoke({"log": ["2"]}))["log"]
+        return {"log": [*first, *second, interrupt("q")]}
+
+    builder = StateGraph(State)
+    builder.add_node("host", host)
+    builder.add_edge(START, "host")
+    graph = builder.compile(checkpointer=saver)
+    cfg = thread("t")
+    await graph.ainvoke({"log": []}, cfg)
+    (task,) = (await graph.aget_state(cfg)).tasks
+    second_ns = f"host:{task.id}|1"
+    assert (await graph.aget_state(thread("t", checkpoint_ns=second_ns))).values == {
+        "log": ["2", "sa"]
+    }
+    assert await graph.ainvoke(Command(resume="A"), cfg) == {"log": ["1", "sa", "2", "sa", "A"]}
+    assert calls.as_dict() == {"sa": 2}

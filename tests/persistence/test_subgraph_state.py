@@ -379,3 +379,30 @@ async def test_each_nested_run_of_a_task_keeps_its_own_checkpoints(
     }
     assert await graph.ainvoke(Command(resume="A"), cfg) == {"log": ["1", "sa", "2", "sa", "A"]}
     assert calls.as_dict() == {"sa": 2}
+
+
+async def test_a_graph_found_but_not_run_does_not_misread_the_nested_state(
+    saver: BaseCheckpointSaver,
+) -> None:
+    """When the node's code names another graph before the one it runs, the nested state
+    cannot be read with the first one's nodes: get_state(subgraphs=True) leaves the
+    task's ``state`` as the config instead of failing."""
+    calls = Calls()
+    unused = StateGraph(State)
+    unused.add_node("other", appender("other", calls))
+    unused.add_edge(START, "other")
+    other = unused.compile()
+    nested = sub_graph(calls)
+
+    async def host(state: State) -> dict[str, Any]:
+        graph = other if state["log"] == ["never"] else nested
+        return {"log": (await graph.ainvoke({"log": []}))["log"]}
+
+    builder = StateGraph(State)
+    builder.add_node("host", host)
+    builder.add_edge(START, "host")
+    graph = builder.compile(checkpointer=saver)
+    cfg = thread("t")
+    await graph.ainvoke({"log": []}, cfg)
+    (task,) = (await graph.aget_state(cfg, subgraphs=True)).tasks
+    assert task.state == {"configurable": {"thread_id": "t", "checkpoint_ns": f"host:{task.id}"}}

@@ -55,6 +55,8 @@ class RunInfo:
     """task id → resume values for its ``interrupt()`` calls."""
     resume_maps: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
     """task id → {interrupt id: value} of the current resume."""
+    checkpoint_map: Mapping[str, str] = attrs.Factory(dict)
+    """Namespace → id of the checkpoints this step runs from (enclosing graphs too)."""
     loop_thread: int = attrs.Factory(threading.get_ident)
     token: Any = None
     cancel_scope: Any = None
@@ -275,7 +277,9 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         token=run.token,
         resume=list(run.resume.get(task.id, ())),
         resume_map=dict(run.resume_maps.get(task.id, {})),
+        resuming=task.id in run.resume,
         checkpointer=run.checkpointer,
+        checkpoint_map=dict(run.checkpoint_map),
         stream_subgraphs=emitter.subgraphs,
         cancel_scope=run.cancel_scope,
         writer_ns=run.ns,

@@ -96,7 +96,10 @@ async def run_graph(
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or limit < 1:
         raise ValueError("recursion_limit must be at least 1")
-    ns = parent.namespace if parent is not None else ()
+    ns: tuple[str, ...] = ()
+    if parent is not None:
+        index = next(parent.nested_calls)
+        ns = (*parent.namespace, str(index)) if index else parent.namespace
     checkpointer = graph.checkpointer
     if parent is not None and checkpointer is None:
         # a nested graph checkpoints with its host's saver, under the host task's namespace
@@ -109,7 +112,14 @@ async def run_graph(
             }
             configurable["checkpoint_ns"] = "|".join(ns)
             config = {**config, "configurable": configurable}
-    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter)
+    if parent is None and (config.get("configurable") or {}).get("checkpoint_ns"):
+        # a subgraph's config given to the host: the run is the host's (as LangGraph), and
+        # never saves host checkpoints among the subgraph's
+        config = {**config, "configurable": {**config["configurable"], "checkpoint_ns": ""}}
+    parents = dict(parent.checkpoint_map) if parent is not None else {}
+    persist = Persistence.create(
+        checkpointer, config, spec, ns, durability, emitter, parents=parents
+    )
     run = RunInfo(
         spec=spec,
         emitter=emitter,
@@ -130,7 +140,8 @@ async def run_graph(
     output_keys = set(spec.output_keys)
     output_written = False
 
-    start = await persist.load(input, parent.resume_map if parent is not None else None)
+    resumed = parent is not None and parent.resuming
+    start = await persist.load(input, parent.resume_map if resumed and parent else None)
     values = start.values
     pending = start.pending
     step = start.step
@@ -200,6 +211,7 @@ async def run_graph(
         )
         if not tasks:
             break
+        run.checkpoint_map = {**parents, "|".join(ns): persist.checkpoint_id}
         if not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
             await persist.flush()
@@ -228,7 +240,7 @@ async def run_graph(
             if isinstance(outcome, Interrupted):
                 if "updates" in wants:
                     await emitter.send(InterruptEvent(ns, outcome.interrupts))
-                if "values" in wants:
+                if "values" in wants and outcome.interrupts:  # not for a nested breakpoint
                     await emitter.send(
                         ValuesEvent(ns, ordered_values(spec, values), outcome.interrupts)
                     )
@@ -419,7 +431,7 @@ async def run_nested(
     result = await run_graph(
         graph, input, base, emitter, parent=parent, context=parent.runtime.context
     )
-    if result.interrupted and result.interrupts:
+    if result.interrupted:  # an interrupt() or a static breakpoint pauses the host too
         raise GraphInterrupt(result.interrupts)
     return result.values
 

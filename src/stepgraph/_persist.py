@@ -34,6 +34,16 @@ ERROR = "__error__"
 LAST = "__pregel_last__"
 """Channel naming the nodes whose writes made the checkpoint (``update_state``'s default ``as_node``)."""
 _INTERNAL = (PENDING, BREAKPOINT, "__start__", LAST)
+TASK_METADATA = frozenset(
+    (
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    )
+)
+"""A host task's metadata keys: a nested graph's checkpoints do not inherit them."""
 
 
 @attrs.frozen
@@ -128,10 +138,14 @@ class Persistence:
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> Persistence:
         if checkpointer is None or checkpointer is False:
             return Persistence(spec)
-        return SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+        return SavedPersistence(
+            checkpointer, config, spec, ns, durability, emitter, parents=parents
+        )
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
@@ -214,6 +228,8 @@ class SavedPersistence(Persistence):
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(spec)
         configurable = dict(config.get("configurable") or {})
@@ -240,7 +256,11 @@ class SavedPersistence(Persistence):
                 ),
             }
         }
-        self.metadata_extra = dict(config.get("metadata") or {})
+        self.metadata_extra = {
+            k: v for k, v in (config.get("metadata") or {}).items() if k not in TASK_METADATA
+        }
+        self.parents = dict(parents or {})
+        """Namespace → checkpoint id of the enclosing graphs' checkpoints (nested runs)."""
         self.durability = durability or "async"
         self.emitter = emitter
         self.done_writes = {}
@@ -263,14 +283,21 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        if (
-            nested_resume
-            and saved is not None
-            and not isinstance(input, Command)
-            and any(w.channel == INTERRUPT for w in saved.pending_writes)
-        ):
-            # the host task is being resumed: continue this subgraph where it paused
-            input = Command(resume=dict(nested_resume))
+        resuming = nested_resume is not None
+        if self.ns and not resuming and not isinstance(input, Command):
+            # a nested run its host task starts afresh: an earlier call in this task (or
+            # the original of a replayed step) may have left checkpoints here
+            saved = None
+        if resuming and saved is not None and not isinstance(input, Command):
+            # the host task is being resumed: continue this subgraph where it stopped;
+            # a finished one only reports its state, a paused one gets the host's answers
+            # (with none, as for invoke(None), it asks again)
+            paused = any(w.channel in (INTERRUPT, BREAKPOINT) for w in saved.pending_writes)
+            more = paused or PENDING in saved.checkpoint.channel_values
+            input = Command(resume=dict(nested_resume or {})) if more and nested_resume else None
+            from_host = True
+        else:
+            from_host = False
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
@@ -330,7 +357,7 @@ class SavedPersistence(Persistence):
             breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
                 pending_here = [i for group in chans.get(INTERRUPT, []) for i in group]
-                if pending_here and ROUTES not in chans:
+                if INTERRUPT in chans and ROUTES not in chans:  # paused (or at a breakpoint)
                     interrupts[task_id] = pending_here
                     resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
                 elif ERROR in chans:
@@ -362,6 +389,19 @@ class SavedPersistence(Persistence):
                     tid, first = pending_interrupts[0]
                     resume.setdefault(tid, []).append(value)
                     resume_maps.setdefault(tid, {})[first.id] = value
+                elif from_host and isinstance(value, dict) and value:
+                    # edited after it paused: the host task's answers go to the one task
+                    # the edit left pending (its interrupt id changed with the edit)
+                    assert saved is not None
+                    left = next_tasks(
+                        spec,
+                        saved.checkpoint.channel_values,
+                        saved.checkpoint.id,
+                        step,
+                        self.ns_str,
+                    )
+                    if len(left) == 1:
+                        resume[left[0].id] = list(value.values())
                 # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
@@ -450,7 +490,12 @@ class SavedPersistence(Persistence):
             ts=datetime.now(timezone.utc).isoformat(),
             channel_values=channel_values,
         )
-        metadata = {**self.metadata_extra, "source": source, "step": step, "parents": {}}
+        metadata = {
+            **self.metadata_extra,
+            "source": source,
+            "step": step,
+            "parents": dict(self.parents),
+        }
         parent = (
             self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
         )
@@ -467,6 +512,20 @@ class SavedPersistence(Persistence):
             )
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
+
+    def _nested_config(self, task: Task) -> dict[str, Any] | None:
+        """Where a task that runs a graph keeps that graph's state (None for others)."""
+        from ._subgraphs import node_graph
+
+        if node_graph(task.node) is None:
+            return None
+        ns = f"{task.name}:{task.id}"
+        return {
+            "configurable": {
+                **({"thread_id": self.thread_id} if self.thread_id is not None else {}),
+                "checkpoint_ns": f"{self.ns_str}|{ns}" if self.ns_str else ns,
+            }
+        }
 
     async def _emit_checkpoint(
         self,
@@ -499,7 +558,7 @@ class SavedPersistence(Persistence):
                     "interrupts": tuple(
                         {"value": i.value, "id": i.id} for i in (interrupts or {}).get(t.id, ())
                     ),
-                    "state": None,
+                    "state": self._nested_config(t),
                 }
                 for t in tasks
             ],

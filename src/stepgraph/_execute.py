@@ -24,6 +24,7 @@ from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
+from ._sync import Driver, alone, inline_driver
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -193,15 +194,34 @@ def _checked_route(target: Any) -> str | Send:
     raise InvalidUpdateError(f"Expected a node name, END or Send as a destination, got {target!r}")
 
 
+def _inline(emitter: Emitter) -> Driver | None:
+    """Where a sync node or router may run without a worker thread, if anywhere.
+
+    Only under the sync API's private loop (:class:`stepgraph._sync.Driver`, which
+    nothing else shares), only for the one task of its step (nothing concurrent to
+    block), and only when nobody reads ``custom``/``messages`` chunks (those must reach
+    the consumer while the node still runs, and a node's writer must be able to wait
+    for the consumer). Everywhere else sync functions run in worker threads.
+    """
+    if not alone.get() or "custom" in emitter.wants or "messages" in emitter.wants:
+        return None
+    return inline_driver()
+
+
 async def _call(
     fn: Callable[..., Any],
     is_async: bool,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     abandon: bool,
+    emitter: Emitter | None = None,
 ) -> Any:
     if is_async:
         return await fn(*args, **kwargs)
+    if not abandon and emitter is not None:
+        driver = _inline(emitter)
+        if driver is not None:
+            return await driver.call_inline(partial(fn, *args, **kwargs))
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
 
 
@@ -219,7 +239,7 @@ async def _route(
     )
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (view,) if shape.takes_input else ()
-    result = await _call(branch.path, shape.is_async, args, kwargs, False)
+    result = await _call(branch.path, shape.is_async, args, kwargs, False, ctx.emitter)
     items = result if isinstance(result, (list, tuple)) else [result]
     out: list[str | Send] = []
     for item in items:
@@ -400,7 +420,7 @@ async def _invoke_node(
     assert shape is not None
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (value,) if shape.takes_input else ()
-    return await _call(node.fn, shape.is_async, args, kwargs, abandon)
+    return await _call(node.fn, shape.is_async, args, kwargs, abandon, ctx.emitter)
 
 
 async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:
@@ -442,6 +462,7 @@ async def run_step(
     async with anyio.create_task_group() as tg:
 
         async def guarded(index: int, task: Task) -> None:
+            alone.set(False)  # this task's own context: its siblings run concurrently
             try:
                 if run.limiter is not None:
                     async with run.limiter:

@@ -24,7 +24,7 @@ from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
-from ._sync import Driver, alone, inline_driver
+from ._sync import alone, inline_driver
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -194,18 +194,18 @@ def _checked_route(target: Any) -> str | Send:
     raise InvalidUpdateError(f"Expected a node name, END or Send as a destination, got {target!r}")
 
 
-def _inline(emitter: Emitter) -> Driver | None:
-    """Where a sync node or router may run without a worker thread, if anywhere.
+def _may_inline(emitter: Emitter) -> bool:
+    """Whether a sync node or router may run without a worker thread (under a driver).
 
     Only under the sync API's private loop (:class:`stepgraph._sync.Driver`, which
     nothing else shares), only for the one task of its step (nothing concurrent to
     block), and only when nobody reads ``custom``/``messages`` chunks (those must reach
     the consumer while the node still runs, and a node's writer must be able to wait
-    for the consumer). Everywhere else sync functions run in worker threads.
+    for the consumer). The function then runs in the calling thread with no event
+    loop running, as LangGraph's sync API runs a lone task; everywhere else sync
+    functions run in worker threads.
     """
-    if not alone.get() or "custom" in emitter.wants or "messages" in emitter.wants:
-        return None
-    return inline_driver()
+    return alone.get() and "custom" not in emitter.wants and "messages" not in emitter.wants
 
 
 async def _call(
@@ -218,10 +218,12 @@ async def _call(
 ) -> Any:
     if is_async:
         return await fn(*args, **kwargs)
-    if not abandon and emitter is not None:
-        driver = _inline(emitter)
+    if emitter is not None:
+        driver = inline_driver()
         if driver is not None:
-            return await driver.call_inline(partial(fn, *args, **kwargs))
+            if not abandon and _may_inline(emitter):
+                return await driver.call_inline(partial(fn, *args, **kwargs))
+            return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
 
 

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import anyio
@@ -48,8 +49,11 @@ alone: contextvars.ContextVar[bool] = contextvars.ContextVar("stepgraph_alone", 
 _lock = threading.Lock()
 _portal: BlockingPortal | None = None
 
+#: Worker threads of one driver (anyio's default thread limit).
+_WORKERS = 40
+
 #: How many ready items one thread hop may bring back to a sync iterator.
-_BATCH = 256
+_BATCH = 1024
 
 
 def sync_backend() -> str:
@@ -113,6 +117,7 @@ class Driver:
         self.depth = 0
         """How many :meth:`run` calls of this thread are under way."""
         self._requests: deque[tuple[contextvars.Context, Callable[[], Any], Any]] = deque()
+        self._executor: ThreadPoolExecutor | None = None
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` on this thread's loop and return (or raise) its outcome."""
@@ -161,8 +166,28 @@ class Driver:
         result: T = await future
         return result
 
+    async def call_in_thread(self, fn: Callable[[], T], abandon: bool) -> T:
+        """Call the sync ``fn`` in one of the driver's worker threads (a task that has
+        siblings, or one whose output must stream live). Like ``anyio.to_thread``, but
+        the threads outlive a run: a sync ``invoke`` does not start new ones each time.
+        With ``abandon`` false, the call completes even if the run is cancelled."""
+        executor = self._executor
+        if executor is None:
+            executor = self._executor = ThreadPoolExecutor(
+                max_workers=_WORKERS, thread_name_prefix="stepgraph-worker"
+            )
+        ctx = contextvars.copy_context()
+        future = self.loop.run_in_executor(executor, ctx.run, fn)
+        if abandon:
+            return await future
+        with anyio.CancelScope(shield=True):
+            result: T = await future
+        return result
+
     def close(self) -> None:
-        """Close the loop (when the thread is done with it)."""
+        """Close the loop and its threads (when the thread is done with it)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
         loop = self.loop
         if not loop.is_closed() and not loop.is_running():
             loop.close()
@@ -196,7 +221,8 @@ def _driver() -> Driver:
 
 def inline_driver() -> Driver | None:
     """The driver whose loop runs the current task, if this thread's loop is one:
-    then nothing else shares the loop and a lone sync node may run inline."""
+    then nothing else shares the loop (a lone sync node may run inline) and sync
+    functions use its worker threads."""
     closer: _Closer | None = getattr(_local, "closer", None)
     if closer is None or closer.driver.depth == 0:
         return None

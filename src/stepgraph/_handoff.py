@@ -52,8 +52,10 @@ class Handoff:
         """The run ended: nothing more comes (the reader sees the end once empty)."""
         self.abandoned = False
         """The reader left: writes are dropped and nobody waits any more."""
-        self._reader: anyio.Event | None = None
-        self._room: anyio.Event | None = None
+        self.reader: anyio.Event | None = None
+        """Set while the reader waits for an item."""
+        self.room: anyio.Event | None = None
+        """Set while loop-side writers wait for room."""
         self._cond = threading.Condition(threading.Lock())
         self._thread_waiters = 0
         self._woken: list[anyio.Event] = []
@@ -67,17 +69,17 @@ class Handoff:
         if self.abandoned:
             return
         self.items.append(item)
-        reader = self._reader
+        reader = self.reader
         if reader is not None:
-            self._reader = None
+            self.reader = None
             reader.set()
 
     async def put(self, item: Any) -> None:
         """Append once there is room (loop thread)."""
         while len(self.items) >= self.capacity and not self.abandoned:
-            room = self._room
+            room = self.room
             if room is None:
-                room = self._room = anyio.Event()
+                room = self.room = anyio.Event()
             await room.wait()
         self.put_nowait(item)
 
@@ -100,7 +102,7 @@ class Handoff:
         if self.abandoned:
             return
         items.append(item)
-        reader = self._reader
+        reader = self.reader
         if reader is not None and reader not in self._woken:
             self._woken.append(reader)  # wake it once, however many threads write
             try:
@@ -111,18 +113,18 @@ class Handoff:
     def close(self) -> None:
         """The writers are done (loop thread)."""
         self.closed = True
-        reader = self._reader
+        reader = self.reader
         if reader is not None:
-            self._reader = None
+            self.reader = None
             reader.set()
 
     def abandon(self) -> None:
         """The reader is done: drop later writes and release every waiting writer.
         (What already waits stays: a reader woken for it still gets it.)"""
         self.abandoned = True
-        room = self._room
+        room = self.room
         if room is not None:
-            self._room = None
+            self.room = None
             if threading.get_ident() == self._loop_thread:
                 room.set()
             else:  # e.g. a stream collected by another thread
@@ -139,9 +141,9 @@ class Handoff:
     def took(self) -> None:
         """Call after taking items off :attr:`items`: wakes writers waiting for room."""
         if len(self.items) < self.capacity:
-            room = self._room
+            room = self.room
             if room is not None:
-                self._room = None
+                self.room = None
                 room.set()
             if self._thread_waiters:
                 with self._cond:
@@ -149,13 +151,18 @@ class Handoff:
 
     async def wait(self) -> None:
         """Wait until there is an item or the writers are done."""
-        reader = self._reader = anyio.Event()  # published before the last look
+        reader = self.reader = anyio.Event()  # published before the last look
         if self.items or self.closed:
-            self._reader = None
+            self.reader = None
             return
         try:
             await reader.wait()
         finally:
-            if self._reader is reader:
-                self._reader = None
+            if self.reader is reader:
+                self.reader = None
             self._woken.clear()
+
+    @property
+    def writers_wait(self) -> bool:
+        """Whether a writer waits for room (the reader then calls :meth:`took`)."""
+        return self.room is not None or self._thread_waiters > 0

@@ -138,6 +138,8 @@ class RunStream:
         self._v2 = projection.version == "v2"
         self._barrier: StepBarrier | None = None
         self._custom = _custom_projector(projection)
+        self._handoff: Handoff | None = None
+        self._items: deque[Any] | None = None
         self.seq = -1
         """Sequence number of the last chunk yielded (gap-free, from 0)."""
 
@@ -174,6 +176,7 @@ class RunStream:
     async def aclose(self) -> None:
         """Cancel the run (if still going) and wait until it has stopped."""
         self._finished = True
+        self._items = None
         if self._core is not None:
             await self._core.stop()
 
@@ -192,6 +195,7 @@ class RunStream:
     def cancel(self) -> None:
         """Ask the run to stop without waiting (sync code, any thread)."""
         self._finished = True
+        self._items = None
         if self._core is not None:
             try:
                 self._core.cancel()
@@ -206,12 +210,35 @@ class RunStream:
     async def __anext__(self) -> Any:
         if self._pending:
             return self._number(self._pending.popleft())
+        items = self._items
+        if items and self._barrier is None:
+            # fast path: a custom chunk is ready (no await: the reader yields only
+            # when it has to wait)
+            event = items[0]
+            if type(event) is tuple:
+                chunk = self._custom(*event)
+                if chunk is not _SKIP:
+                    items.popleft()
+                    handoff = self._handoff
+                    if handoff is not None and handoff.writers_wait:
+                        handoff.took()
+                    self.seq += 1
+                    if self._v2:
+                        chunk["seq"] = self.seq
+                    return chunk
+        return await self._next()
+
+    async def _next(self) -> Any:
+        if self._pending:
+            return self._number(self._pending.popleft())
         if self._finished:
             raise StopAsyncIteration
         core = self._core
         if core is None:
             core = self._start()
             _spawn_background(core.produce)
+        self._handoff = core.handoff
+        self._items = core.handoff.items
         if self._barrier is not None:
             self._barrier.released.set()
             self._barrier = None
@@ -246,6 +273,7 @@ class RunStream:
             raise
         # the run ended
         self._finished = True
+        self._items = None
         if core.error is not None:
             error, core.error = core.error, None
             raise error

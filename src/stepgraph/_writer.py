@@ -85,13 +85,19 @@ class StreamEmitter(Emitter):
             self._handoff.put_nowait(event)
 
     def send_custom(self, ns: tuple[str, ...], data: Any) -> None:
-        """A ``custom`` chunk from sync code: as :meth:`send_from_sync`, minus the record."""
+        """A ``custom`` chunk from sync code: as :meth:`send_from_sync`, minus the record
+        (a stream may carry millions: :meth:`Handoff.put_nowait` inlined)."""
         if self.closed:
             return
+        handoff = self._handoff
         if threading.get_ident() != self._loop_thread:
-            self._handoff.put_from_thread((ns, data))
-        else:
-            self._handoff.put_nowait((ns, data))
+            handoff.put_from_thread((ns, data))
+        elif not handoff.abandoned:
+            handoff.items.append((ns, data))
+            reader = handoff.reader
+            if reader is not None:
+                handoff.reader = None
+                reader.set()
 
     async def asend_custom(self, ns: tuple[str, ...], data: Any) -> None:
         if self.closed:

@@ -138,6 +138,12 @@ class RunStream:
         self._v2 = projection.version == "v2"
         self._barrier: StepBarrier | None = None
         self._custom = _custom_projector(projection)
+        self._bare_custom = (
+            projection.modes == ("custom",)
+            and projection.single
+            and not (projection.subgraphs or self._v2)
+        )
+        """Custom chunks are the data itself (``stream_mode="custom"``, v1)."""
         self._handoff: Handoff | None = None
         self._items: deque[Any] | None = None
         self.seq = -1
@@ -292,12 +298,17 @@ class RunStream:
         items = handoff.items
         project = self._projection.project
         custom = self._custom
+        bare = self._bare_custom
+        v2 = self._v2
         while items and len(out) < limit:
             event = items.popleft()
             if type(event) is tuple:
-                chunk = custom(*event)
+                chunk = (_SKIP if event[0] else event[1]) if bare else custom(*event)
                 if chunk is not _SKIP:
-                    out.append(number(chunk))
+                    self.seq += 1
+                    if v2:
+                        chunk["seq"] = self.seq
+                    out.append(chunk)
                 continue
             if type(event) is StepBarrier:
                 self._barrier = event  # released when the caller asks for the next batch

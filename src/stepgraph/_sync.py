@@ -301,16 +301,11 @@ def iterate_sync(open_stream: Callable[[], Any]) -> Iterator[Any]:
         await it.aclose()
 
     it = call(_open)
-    pending: deque[Any] = deque()
     done = False
     try:
-        while True:
-            while pending:
-                yield pending.popleft()
-            if done:
-                return
+        while not done:
             batch, done = call(_next_batch, it)
-            pending.extend(batch)
+            yield from batch
     finally:
         driver = getattr(call, "__self__", None)
         if not isinstance(driver, Driver) or threading.get_ident() == thread:

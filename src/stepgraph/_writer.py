@@ -91,7 +91,11 @@ class StreamEmitter(Emitter):
             return
         handoff = self._handoff
         if threading.get_ident() != self._loop_thread:
-            handoff.put_from_thread((ns, data))
+            items = handoff.items
+            if len(items) < handoff.capacity and not handoff.abandoned and handoff.reader is None:
+                items.append((ns, data))  # room, nobody to wake: put_from_thread's fast path
+            else:
+                handoff.put_from_thread((ns, data))
         elif not handoff.abandoned:
             handoff.items.append((ns, data))
             reader = handoff.reader

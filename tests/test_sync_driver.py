@@ -54,7 +54,9 @@ async def _answer() -> int:
     return 42
 
 
-def test_sync_invoke_inside_a_lone_sync_node_nests_on_the_same_loop() -> None:
+def test_sync_invoke_inside_a_lone_sync_node() -> None:
+    """The node blocks its loop, so the nested run goes to the portal thread."""
+
     def inner(state: S) -> dict[str, Any]:
         return {"log": ["inner"]}
 

@@ -202,8 +202,8 @@ def _may_inline(emitter: Emitter) -> bool:
     block), and only when nobody reads ``custom``/``messages`` chunks (those must reach
     the consumer while the node still runs, and a node's writer must be able to wait
     for the consumer). The function then runs in the calling thread with no event
-    loop running, as LangGraph's sync API runs a lone task; everywhere else sync
-    functions run in worker threads.
+    loop marked as running, as LangGraph's sync API runs a lone task; everywhere
+    else sync functions run in worker threads.
     """
     return alone.get() and "custom" not in emitter.wants and "messages" not in emitter.wants
 
@@ -222,7 +222,7 @@ async def _call(
         driver = inline_driver()
         if driver is not None:
             if not abandon and _may_inline(emitter):
-                return await driver.call_inline(partial(fn, *args, **kwargs))
+                return driver.call_inline(partial(fn, *args, **kwargs))
             return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
 

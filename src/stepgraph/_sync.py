@@ -20,7 +20,7 @@ import contextvars
 import os
 import sys
 import threading
-from collections import deque
+from asyncio.events import _set_running_loop
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -103,12 +103,13 @@ class Driver:
     """A private asyncio event loop of one thread, run only while that thread waits.
 
     :meth:`run` runs a coroutine function to completion on it. Nothing else shares the
-    loop, so a sync node that is the only task of its step may run *in this thread,
-    outside the loop* (:meth:`call_inline`): the loop stops, the driver calls the
-    function, then the loop resumes with its result. That saves a worker-thread round
-    trip per node, and the node sees what it would see in a worker thread: no running
-    event loop, the task's context variables. Calls nest: a sync ``invoke`` inside
-    such a node runs its graph on the same loop (the host run waits meanwhile).
+    loop, so a sync node that is the only task of its step may run right on the loop
+    thread (:meth:`call_inline`), with the loop marked as not running meanwhile: no
+    worker-thread round trip per node, and the node sees what it would see in a worker
+    thread (no running event loop; a copy of the task's context variables). It blocks
+    the loop while it runs, which nothing else can notice: the thread that drives the
+    loop is the caller of ``invoke``/``stream``, waiting for this very run. (A sync
+    ``invoke`` inside such a node cannot re-enter the loop; it runs on the portal.)
     """
 
     def __init__(self) -> None:
@@ -116,7 +117,6 @@ class Driver:
         self.thread = threading.get_ident()
         self.depth = 0
         """How many :meth:`run` calls of this thread are under way."""
-        self._requests: deque[tuple[contextvars.Context, Callable[[], Any], Any]] = deque()
         self._executor: ThreadPoolExecutor | None = None
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -128,11 +128,11 @@ class Driver:
         try:
             try:
                 while not task.done():
-                    self._spin()
+                    loop.run_forever()
             except BaseException:
                 task.cancel()
                 while not task.done():
-                    self._spin()
+                    loop.run_forever()
                 raise
         finally:
             self.depth -= 1
@@ -141,30 +141,13 @@ class Driver:
     def _stop(self, _: Any) -> None:
         self.loop.stop()
 
-    def _spin(self) -> None:
-        self.loop.run_forever()
-        requests = self._requests
-        while requests:
-            ctx, fn, future = requests.popleft()
-            try:
-                result = ctx.run(fn)
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-            except BaseException:
-                future.cancel()
-                raise
-            else:
-                if not future.done():
-                    future.set_result(result)
-
-    async def call_inline(self, fn: Callable[[], T]) -> T:
-        """Call the sync ``fn`` in the driver's thread, outside the loop (see class)."""
-        future = self.loop.create_future()
-        self._requests.append((contextvars.copy_context(), fn, future))
-        self.loop.stop()
-        result: T = await future
-        return result
+    def call_inline(self, fn: Callable[[], T]) -> T:
+        """Call the sync ``fn`` on the loop thread as if no loop ran (see class)."""
+        _set_running_loop(None)
+        try:
+            return contextvars.copy_context().run(fn)
+        finally:
+            _set_running_loop(self.loop)
 
     async def call_in_thread(self, fn: Callable[[], T], abandon: bool) -> T:
         """Call the sync ``fn`` in one of the driver's worker threads (a task that has
@@ -231,12 +214,16 @@ def inline_driver() -> Driver | None:
 
 
 def loop_running_here() -> bool:
-    """Whether an event loop (asyncio or trio) runs in this thread right now."""
+    """Whether an event loop (asyncio or trio) runs in this thread right now (a
+    driver's loop counts while it calls a node inline)."""
     try:
         asyncio.get_running_loop()
         return True
     except RuntimeError:
         pass
+    closer: _Closer | None = getattr(_local, "closer", None)
+    if closer is not None and closer.driver.loop.is_running():
+        return True
     trio = sys.modules.get("trio")
     if trio is not None:
         return bool(trio.lowlevel.in_trio_run())

@@ -47,6 +47,19 @@ def apply_writes(
     """
     if not writes:
         return dict(values), ()
+    channels = spec.channels
+    if len(writes) == 1 or len({key for key, _ in writes}) == len(writes):
+        # one write per key (the common case): nothing to group or check
+        new = dict(values)
+        for key, value in writes:
+            reducer = channels[key].reducer
+            if isinstance(value, Overwrite):
+                new[key] = value.value
+            elif reducer is None or key not in new:
+                new[key] = value
+            else:
+                new[key] = reducer(new[key], value)
+        return new, tuple(key for key, _ in writes)
     grouped: dict[str, list[Any]] = {}
     for key, value in writes:
         grouped.setdefault(key, []).append(value)

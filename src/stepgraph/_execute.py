@@ -73,8 +73,9 @@ class RunInfo:
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
     when routing then fails)."""
-    """Writes of tasks whose routing is being evaluated (LangGraph streams them even
-    when routing then fails)."""
+    shared: tuple[Emitter, TaskWriter, Runtime[Any]] | None = None
+    """The writer and runtime of tasks that use the run's own emitter (the same for
+    all of them, so made once per run)."""
 
 
 @attrs.frozen
@@ -271,8 +272,15 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     """The context a task runs with (config, writer, runtime, namespace)."""
     ns = (*run.ns, f"{task.name}:{task.id}")
     ns_str = "|".join(ns)
-    emitter = run.task_emitters.get(task.id, run.emitter)
-    writer = TaskWriter(emitter, run.ns)
+    emitter = run.task_emitters.get(task.id, run.emitter) if run.task_emitters else run.emitter
+    shared = run.shared
+    if shared is not None and shared[0] is emitter:
+        _, writer, runtime = shared
+    else:
+        writer = TaskWriter(emitter, run.ns)
+        runtime = Runtime(context=run.context, store=run.store, stream_writer=writer)
+        if emitter is run.emitter:
+            run.shared = (emitter, writer, runtime)
     config = _task_config(run, task, ns_str)
     lc_config = None
     if _lc.config_var() is not None:
@@ -291,7 +299,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     return TaskContext(
         config=config,
         writer=writer,
-        runtime=Runtime(context=run.context, store=run.store, stream_writer=writer),
+        runtime=runtime,
         emitter=emitter,
         namespace=ns,
         task_id=task.id,

@@ -5,9 +5,9 @@
     python benchmarks/profiling.py react_100 --lib langgraph --tool pyinstrument
 
 The scenario is built and run once (warm-up), then ``--runs`` runs are profiled. In sync
-mode stepgraph runs graphs on its portal thread, so a second cProfile profiler is
-switched on inside that thread and printed separately (worker threads, where sync nodes
-run, are not profiled). Output: top functions by own time and by cumulative time, and
+mode stepgraph runs graphs on the calling thread's private event loop, so one
+profiler sees the whole run (worker threads, where sync nodes of multi-task steps run,
+are not profiled). Output: top functions by own time and by cumulative time, and
 the wall time per run.
 """
 
@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -43,15 +42,6 @@ def _stats(profile: cProfile.Profile, title: str, top: int, runs: int) -> str:
         out.write(f"\n--- by {order} ---\n")
         stats.sort_stats(order).print_stats(top)
     return out.getvalue()
-
-
-def _portal_profiler(lib_name: str, mode: str) -> Any:
-    if lib_name != "stepgraph" or mode != "sync":
-        return None
-    from stepgraph._sync import portal
-
-    profiler = cProfile.Profile()
-    return portal(), profiler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 total += elapsed
             return total
 
-    runs(1)  # warm-up: portal, thread pools, lazy imports
+    runs(1)  # warm-up: event loops, thread pools, lazy imports
     started = time.perf_counter()
     plain = runs(args.runs)
     print(
@@ -112,16 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         return 0
 
-    portal = _portal_profiler(args.lib, args.mode)
-    if portal is not None:
-        portal[0].call(portal[1].enable)
     main_profile = cProfile.Profile()
     main_profile.enable()
     runs(args.runs)
     main_profile.disable()
-    if portal is not None:
-        portal[0].call(portal[1].disable)
-        print(_stats(portal[1], "portal thread (the event loop)", args.top, args.runs))
     print(_stats(main_profile, "calling thread", args.top, args.runs))
     return 0
 

@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepgraph import END, START, MessagesState, StateGraph, add_messages
 from stepgraph.graph import message as message_module
@@ -247,3 +249,69 @@ async def test_messages_state_with_langchain_objects() -> None:
         ("AIMessage", "echo fixed", "bot-1"),
         ("AIMessage", "from b", "b-1"),
     ]
+
+
+# -- the incremental path: merging onto an earlier result ----------------------------------
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(["a", "b", "c", "d", None])),
+        st.tuples(st.just("remove"), st.sampled_from(["a", "b", "c", "d"])),
+        st.tuples(st.just("remove_all"), st.none()),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _right(batch: list[tuple[str, Any]], turn: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for kind, mid in batch:
+        if kind == "add":
+            out.append(user(f"t{turn}", mid))
+        elif kind == "remove":
+            out.append({"type": "remove", "id": mid})
+        else:
+            out.append({"type": "remove", "id": REMOVE_ALL_MESSAGES})
+    return out
+
+
+def _fresh(value: Any) -> Any:
+    return [dict(m) if isinstance(m, dict) else m.model_copy() for m in value]
+
+
+def _shape(value: Any) -> list[tuple[Any, Any]]:
+    return [
+        (m.get("id"), m.get("content")) if isinstance(m, dict) else (m.id, m.content) for m in value
+    ]
+
+
+@pytest.mark.parametrize("use_lc", [False, True], ids=["plain", "langchain"])
+@settings(max_examples=150, deadline=None)
+@given(turns=st.lists(_ops, min_size=1, max_size=6))
+def test_merging_onto_an_earlier_result_equals_merging_copies(
+    use_lc: bool, turns: list[list[tuple[str, Any]]]
+) -> None:
+    """Feeding a result back as ``left`` (what a graph does each step) gives the same
+    history as merging fresh copies, for any mix of appends, replacements and removals."""
+    real_lc = message_module._lc
+    if not use_lc:
+        message_module._lc = lambda: None  # type: ignore[assignment]
+    try:
+        state: Any = []
+        for turn, batch in enumerate(turns):
+            right = _right(batch, turn)
+            try:
+                expected = add_messages(_fresh(state), _fresh(right))
+            except ValueError:
+                with pytest.raises(ValueError, match="doesn't exist"):
+                    add_messages(state, _fresh(right))
+                continue
+            merged = add_messages(state, _fresh(right))
+            got, want = _shape(merged), _shape(expected)
+            # ids made up for id-less messages differ between the two runs
+            assert [c for _, c in got] == [c for _, c in want]
+            assert [i for i, _ in got if not _is_uuid(i)] == [i for i, _ in want if not _is_uuid(i)]
+            state = merged
+    finally:
+        message_module._lc = real_lc  # type: ignore[assignment]

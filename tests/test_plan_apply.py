@@ -14,6 +14,8 @@ from typing import Annotated, Any, Union
 import attrs
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typing_extensions import TypedDict
 
 from stepgraph import END, START, Send, StateGraph
@@ -190,6 +192,63 @@ def test_apply_writes_folds_reducers_in_write_order() -> None:
     )
     assert values == {"log": ["start", "a", "b"], "total": 5, "x": 7}
     assert written == ("log", "total", "x")
+
+
+_write = st.one_of(
+    st.tuples(st.just("x"), st.integers(-5, 5)),
+    st.tuples(st.just("log"), st.lists(st.sampled_from("abc"), max_size=2)),
+    st.tuples(st.just("total"), st.integers(-5, 5)),
+    st.tuples(st.just("d"), st.dictionaries(st.sampled_from("pq"), st.integers(0, 3))),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.fixed_dictionaries(
+        {},
+        optional={
+            "x": st.integers(),
+            "log": st.lists(st.sampled_from("xy")),
+            "total": st.integers(),
+        },
+    ),
+    writes=st.lists(_write, max_size=4, unique_by=lambda w: w[0]),
+    overwrite=st.booleans(),
+)
+def test_apply_writes_one_write_per_key_folds_like_the_general_path(
+    start: dict[str, Any], writes: list[tuple[str, Any]], overwrite: bool
+) -> None:
+    """The one-write-per-key fast path gives what folding each key alone gives (the
+    general path, reached through single-write calls)."""
+    spec = _spec()
+    if overwrite and writes:
+        key, value = writes[0]
+        writes[0] = (key, Overwrite(value))
+    got, written = apply_writes(spec, start, writes)
+    assert got == _grouped_reference(spec, start, writes)
+    assert written == tuple(k for k, _ in writes)
+
+
+def _grouped_reference(
+    spec: GraphSpec, values: dict[str, Any], writes: list[tuple[str, Any]]
+) -> dict[str, Any]:
+    """The general algorithm: group the writes by key, then fold each group."""
+    grouped: dict[str, list[Any]] = {}
+    for key, value in writes:
+        grouped.setdefault(key, []).append(value)
+    new = dict(values)
+    for key, vals in grouped.items():
+        reducer = spec.channels[key].reducer
+        has, current = key in new, new.get(key)
+        for value in vals:
+            if isinstance(value, Overwrite):
+                current, has = value.value, True
+            elif reducer is None or not has:
+                current, has = value, True
+            else:
+                current = reducer(current, value)
+        new[key] = current
+    return new
 
 
 def test_apply_writes_does_not_mutate_its_input() -> None:

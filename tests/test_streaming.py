@@ -11,6 +11,7 @@ import anyio.lowlevel
 import pytest
 
 import stepgraph._loop as loop_module
+import stepgraph._sync as _sync_module
 from stepgraph.config import get_stream_writer
 from stepgraph.graph import START, StateGraph
 from stepgraph.types import StreamWriter
@@ -236,21 +237,23 @@ def test_sync_writer_in_a_worker_thread_waits_for_the_reader() -> None:
     ahead: list[int] = []
     read = 0
     lock = threading.Lock()
+    total = 4 * _sync_module._BATCH
 
     def producer(state: S, writer: StreamWriter) -> dict[str, Any]:
-        for i in range(200):
+        for i in range(total):
             writer(i)
             with lock:
                 ahead.append(i - read)
         return {}
 
     graph = StateGraph(S).add_node(producer).add_edge(START, "producer").compile()
-    for chunk in graph.stream({"log": []}, stream_mode="custom"):
+    buffer, batch = 16, _sync_module._BATCH
+    for chunk in graph.stream({"log": []}, stream_mode="custom", buffer=buffer):
         with lock:
             read = chunk + 1
-    assert read == 200
-    # buffer (64) + what the sync iterator holds in one batch (256) bounds the lead
-    assert max(ahead) <= 64 + 256 + 1
+    assert read == total
+    # the buffer + what the sync iterator holds in one batch bound the lead
+    assert max(ahead) <= buffer + batch + 1
 
 
 # -- modes nobody asked for cost nothing -----------------------------------------------------

@@ -47,6 +47,19 @@ def apply_writes(
     """
     if not writes:
         return dict(values), ()
+    channels = spec.channels
+    if len(writes) == 1 or len({key for key, _ in writes}) == len(writes):
+        # one write per key (the common case): nothing to group or check
+        new = dict(values)
+        for key, value in writes:
+            reducer = channels[key].reducer
+            if isinstance(value, Overwrite):
+                new[key] = value.value
+            elif reducer is None or key not in new:
+                new[key] = value
+            else:
+                new[key] = reducer(new[key], value)
+        return new, tuple(key for key, _ in writes)
     grouped: dict[str, list[Any]] = {}
     for key, value in writes:
         grouped.setdefault(key, []).append(value)
@@ -97,11 +110,11 @@ def next_pending(
     """What runs next, given which nodes finished this step (in commit order) and the
     routes each chose. Static edges, joins and routes all trigger here."""
     pull: dict[str, list[str]] = {}
-    ran = {name for name, _ in finished}
-    deferred: dict[str, list[str]] = {
-        k: list(v) for k, v in previous.deferred.items() if k not in ran
-    }
-    barriers = dict(previous.barriers)
+    deferred: dict[str, list[str]] = {}
+    if previous.deferred:
+        ran = {name for name, _ in finished}
+        deferred = {k: list(v) for k, v in previous.deferred.items() if k not in ran}
+    barriers = dict(previous.barriers) if previous.barriers else {}
     push: list[Send] = []
 
     def trigger(target: str, channel: str) -> None:
@@ -115,10 +128,11 @@ def next_pending(
         if channel not in triggers:
             triggers.append(channel)
 
+    joins_by_source = spec.joins_by_source
     for name, routes in finished:
         for target in spec.edges.get(name, ()):
             trigger(target, f"branch:to:{target}")
-        for join in spec.joins_by_source.get(name, ()):
+        for join in joins_by_source.get(name, ()) if joins_by_source else ():
             seen = barriers.get(join.channel, frozenset()) | {name}
             if seen >= join.sources:
                 barriers.pop(join.channel, None)
@@ -141,7 +155,7 @@ def next_pending(
         pull={k: tuple(v) for k, v in pull.items()},
         push=tuple(push),
         barriers=barriers,
-        deferred={k: tuple(v) for k, v in deferred.items()},
+        deferred={k: tuple(v) for k, v in deferred.items()} if deferred else {},
     )
 
 

@@ -16,7 +16,7 @@ from ._loop import RunResult, run_graph, run_nested
 from ._project import Projection
 from ._spec import GraphSpec
 from ._stream import DEFAULT_BUFFER, RunStream
-from ._sync import iterate_sync, portal, run_sync
+from ._sync import iterate_sync, loop_running_here, portal, run_sync
 from ._writer import BufferEmitter, NullEmitter, StreamEmitter
 from .types import GraphOutput, StateSnapshot
 
@@ -287,10 +287,14 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         return value
 
     def invoke(self, input: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Sync :meth:`ainvoke` (through the process-wide portal, or the running graph's
-        event loop when called inside a sync node)."""
+        """Sync :meth:`ainvoke` (on this thread's private event loop, or the running
+        graph's event loop when called inside a sync node)."""
         parent = current_task_context()
-        if parent is not None and parent.loop_thread == threading.get_ident():
+        if (
+            parent is not None
+            and parent.loop_thread == threading.get_ident()
+            and loop_running_here()
+        ):
             return self._invoke_blocking_in_loop(parent, input, config, kwargs)
 
         async def call() -> Any:

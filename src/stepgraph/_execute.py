@@ -24,6 +24,7 @@ from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
+from ._sync import alone, inline_driver
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -73,8 +74,9 @@ class RunInfo:
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
     when routing then fails)."""
-    """Writes of tasks whose routing is being evaluated (LangGraph streams them even
-    when routing then fails)."""
+    shared: tuple[Emitter, TaskWriter, Runtime[Any]] | None = None
+    """The writer and runtime of tasks that use the run's own emitter (the same for
+    all of them, so made once per run)."""
 
 
 @attrs.frozen
@@ -194,15 +196,36 @@ def _checked_route(target: Any) -> str | Send:
     raise InvalidUpdateError(f"Expected a node name, END or Send as a destination, got {target!r}")
 
 
+def _may_inline(emitter: Emitter) -> bool:
+    """Whether a sync node or router may run without a worker thread (under a driver).
+
+    Only under the sync API's private loop (:class:`stepgraph._sync.Driver`, which
+    nothing else shares), only for the one task of its step (nothing concurrent to
+    block), and only when nobody reads ``custom``/``messages`` chunks (those must reach
+    the consumer while the node still runs, and a node's writer must be able to wait
+    for the consumer). The function then runs in the calling thread with no event
+    loop marked as running, as LangGraph's sync API runs a lone task; everywhere
+    else sync functions run in worker threads.
+    """
+    return alone.get() and "custom" not in emitter.wants and "messages" not in emitter.wants
+
+
 async def _call(
     fn: Callable[..., Any],
     is_async: bool,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     abandon: bool,
+    emitter: Emitter | None = None,
 ) -> Any:
     if is_async:
         return await fn(*args, **kwargs)
+    if emitter is not None:
+        driver = inline_driver()
+        if driver is not None:
+            if not abandon and _may_inline(emitter):
+                return driver.call_inline(partial(fn, *args, **kwargs))
+            return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
 
 
@@ -220,7 +243,7 @@ async def _route(
     )
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (view,) if shape.takes_input else ()
-    result = await _call(branch.path, shape.is_async, args, kwargs, False)
+    result = await _call(branch.path, shape.is_async, args, kwargs, False, ctx.emitter)
     items = result if isinstance(result, (list, tuple)) else [result]
     out: list[str | Send] = []
     for item in items:
@@ -250,8 +273,15 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     """The context a task runs with (config, writer, runtime, namespace)."""
     ns = (*run.ns, f"{task.name}:{task.id}")
     ns_str = "|".join(ns)
-    emitter = run.task_emitters.get(task.id, run.emitter)
-    writer = TaskWriter(emitter, run.ns)
+    emitter = run.task_emitters.get(task.id, run.emitter) if run.task_emitters else run.emitter
+    shared = run.shared
+    if shared is not None and shared[0] is emitter:
+        _, writer, runtime = shared
+    else:
+        writer = TaskWriter(emitter, run.ns)
+        runtime = Runtime(context=run.context, store=run.store, stream_writer=writer)
+        if emitter is run.emitter:
+            run.shared = (emitter, writer, runtime)
     config = _task_config(run, task, ns_str)
     lc_config = None
     if _lc.config_var() is not None:
@@ -265,7 +295,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     return TaskContext(
         config=config,
         writer=writer,
-        runtime=Runtime(context=run.context, store=run.store, stream_writer=writer),
+        runtime=runtime,
         emitter=emitter,
         namespace=ns,
         task_id=task.id,
@@ -398,7 +428,7 @@ async def _invoke_node(
     assert shape is not None
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (value,) if shape.takes_input else ()
-    return await _call(node.fn, shape.is_async, args, kwargs, abandon)
+    return await _call(node.fn, shape.is_async, args, kwargs, abandon, ctx.emitter)
 
 
 async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:
@@ -440,6 +470,7 @@ async def run_step(
     async with anyio.create_task_group() as tg:
 
         async def guarded(index: int, task: Task) -> None:
+            alone.set(False)  # this task's own context: its siblings run concurrently
             try:
                 if run.limiter is not None:
                     async with run.limiter:

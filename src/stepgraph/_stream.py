@@ -24,14 +24,15 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ._events import Event, StepBarrier
+from ._events import CustomEvent, StepBarrier
+from ._handoff import Handoff
 from ._project import Projection
 from ._writer import StreamEmitter
 
 __all__ = ["DEFAULT_BUFFER", "RunStream"]
 
 #: Events buffered between the run and a slow consumer before the run waits.
-DEFAULT_BUFFER = 64
+DEFAULT_BUFFER = 1024
 
 _background: set[Any] = set()
 
@@ -50,6 +51,25 @@ def _spawn_background(fn: Callable[[], Awaitable[None]]) -> None:
     task.add_done_callback(_background.discard)
 
 
+_SKIP: Any = object()
+
+
+def _custom_projector(projection: Projection) -> Callable[[tuple[str, ...], Any], Any]:
+    """``(ns, data)`` of a custom chunk → the chunk (``_SKIP`` if not shown)."""
+    if "custom" not in projection.modes:
+        return lambda ns, data: _SKIP
+    if projection.version == "v1" and not projection.subgraphs:
+        if projection.single:
+            return lambda ns, data: _SKIP if ns else data
+        return lambda ns, data: _SKIP if ns else ("custom", data)
+
+    def general(ns: tuple[str, ...], data: Any) -> Any:
+        chunks = projection.project(CustomEvent(ns, data))
+        return chunks[0] if chunks else _SKIP
+
+    return general
+
+
 class _Producer:
     """The running side of a stream. The background task holds only this object, so
     dropping the consumer's :class:`RunStream` (``break``) can still be noticed."""
@@ -57,13 +77,11 @@ class _Producer:
     def __init__(
         self, run: Callable[[StreamEmitter], Awaitable[Any]], projection: Projection, buffer: int
     ) -> None:
-        send, receive = anyio.create_memory_object_stream[Event](buffer)
         self.run = run
-        self.send = send
-        self.receive = receive
+        self.handoff = Handoff(buffer)
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
-        self.emitter = StreamEmitter(send, projection.wants, projection.subgraphs)
+        self.emitter = StreamEmitter(self.handoff, projection.wants, projection.subgraphs)
         self.error: BaseException | None = None
         self.result: Any = None
         self.ended: str | None = None
@@ -84,12 +102,14 @@ class _Producer:
         finally:
             if self.ended is None:
                 self.ended = "cancelled"
-            self.send.close()
+            self.handoff.close()
             self.done.set()
 
     def cancel(self) -> None:
-        """Ask the run to stop; events it still sends are dropped, never raised."""
+        """Ask the run to stop; events it still sends are dropped, never raised (and
+        writers waiting for room stop waiting)."""
         self.emitter.closed = True
+        self.handoff.abandon()
         self.scope.cancel()
 
     async def stop(self) -> None:
@@ -97,8 +117,6 @@ class _Producer:
         self.cancel()
         with anyio.CancelScope(shield=True):
             await self.done.wait()
-        if self.receive.statistics().tasks_waiting_receive == 0:
-            self.receive.close()  # else the waiting reader gets EndOfStream and closes it
 
 
 class RunStream:
@@ -119,6 +137,15 @@ class RunStream:
         self._finished = False
         self._v2 = projection.version == "v2"
         self._barrier: StepBarrier | None = None
+        self._custom = _custom_projector(projection)
+        self._bare_custom = (
+            projection.modes == ("custom",)
+            and projection.single
+            and not (projection.subgraphs or self._v2)
+        )
+        """Custom chunks are the data itself (``stream_mode="custom"``, v1)."""
+        self._handoff: Handoff | None = None
+        self._items: deque[Any] | None = None
         self.seq = -1
         """Sequence number of the last chunk yielded (gap-free, from 0)."""
 
@@ -155,6 +182,7 @@ class RunStream:
     async def aclose(self) -> None:
         """Cancel the run (if still going) and wait until it has stopped."""
         self._finished = True
+        self._items = None
         if self._core is not None:
             await self._core.stop()
 
@@ -169,7 +197,16 @@ class RunStream:
                 core.cancel()
             except RuntimeError:  # collected outside the event loop: nothing runs any more
                 pass
-        core.receive.close()
+
+    def cancel(self) -> None:
+        """Ask the run to stop without waiting (sync code, any thread)."""
+        self._finished = True
+        self._items = None
+        if self._core is not None:
+            try:
+                self._core.cancel()
+            except RuntimeError:
+                pass
 
     # -- iteration -------------------------------------------------------------
 
@@ -179,24 +216,57 @@ class RunStream:
     async def __anext__(self) -> Any:
         if self._pending:
             return self._number(self._pending.popleft())
+        items = self._items
+        if items and self._barrier is None:
+            # fast path: a custom chunk is ready (no await: the reader yields only
+            # when it has to wait)
+            event = items[0]
+            if type(event) is tuple:
+                chunk = self._custom(*event)
+                if chunk is not _SKIP:
+                    items.popleft()
+                    handoff = self._handoff
+                    if handoff is not None and handoff.writers_wait:
+                        handoff.took()
+                    self.seq += 1
+                    if self._v2:
+                        chunk["seq"] = self.seq
+                    return chunk
+        return await self._next()
+
+    async def _next(self) -> Any:
+        if self._pending:
+            return self._number(self._pending.popleft())
         if self._finished:
             raise StopAsyncIteration
         core = self._core
         if core is None:
             core = self._start()
             _spawn_background(core.produce)
+        self._handoff = core.handoff
+        self._items = core.handoff.items
         if self._barrier is not None:
             self._barrier.released.set()
             self._barrier = None
-        receive = core.receive
+        handoff = core.handoff
+        items = handoff.items
         project = self._projection.project
+        custom = self._custom
         try:
             while True:
-                try:
-                    event = await receive.receive()
-                except (anyio.EndOfStream, anyio.ClosedResourceError):
-                    break  # the run ended, or another task closed the stream
-                if isinstance(event, StepBarrier):
+                if not items:
+                    if handoff.closed:
+                        break  # the run ended
+                    await handoff.wait()
+                    continue
+                event = items.popleft()
+                handoff.took()
+                if type(event) is tuple:
+                    chunk = custom(*event)
+                    if chunk is not _SKIP:
+                        return self._number(chunk)
+                    continue
+                if type(event) is StepBarrier:
                     event.released.set()  # every earlier chunk was read: next step may run
                     continue
                 chunks = project(event)
@@ -209,7 +279,7 @@ class RunStream:
             raise
         # the run ended
         self._finished = True
-        receive.close()
+        self._items = None
         if core.error is not None:
             error, core.error = core.error, None
             raise error
@@ -217,29 +287,38 @@ class RunStream:
 
     def next_nowait_batch(self, limit: int) -> tuple[list[Any], bool]:
         """Up to ``limit`` chunks that are ready now, and whether the run has ended
-        (used by the sync iterator to cross threads once per batch)."""
+        (used by the sync iterator to cross over once per batch)."""
         out: list[Any] = []
+        number = self._number
         while self._pending and len(out) < limit:
-            out.append(self._number(self._pending.popleft()))
+            out.append(number(self._pending.popleft()))
         if self._core is None or self._finished:
             return out, False
-        receive = self._core.receive
+        handoff = self._core.handoff
+        items = handoff.items
         project = self._projection.project
-        while len(out) < limit:
-            try:
-                event = receive.receive_nowait()
-            except anyio.WouldBlock:
-                break
-            except anyio.EndOfStream:
-                break
-            if isinstance(event, StepBarrier):
+        custom = self._custom
+        bare = self._bare_custom
+        v2 = self._v2
+        while items and len(out) < limit:
+            event = items.popleft()
+            if type(event) is tuple:
+                chunk = (_SKIP if event[0] else event[1]) if bare else custom(*event)
+                if chunk is not _SKIP:
+                    self.seq += 1
+                    if v2:
+                        chunk["seq"] = self.seq
+                    out.append(chunk)
+                continue
+            if type(event) is StepBarrier:
                 self._barrier = event  # released when the caller asks for the next batch
                 break
             for chunk in project(event):
                 if len(out) < limit:
-                    out.append(self._number(chunk))
+                    out.append(number(chunk))
                 else:
                     self._pending.append(chunk)
+        handoff.took()
         return out, False
 
     def _number(self, chunk: Any) -> Any:

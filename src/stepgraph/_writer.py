@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.lowlevel
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ._events import CustomEvent, Event, StepBarrier
+from ._handoff import Handoff
 
 __all__ = ["BufferEmitter", "Emitter", "NullEmitter", "StreamEmitter", "TaskWriter"]
 
@@ -65,71 +63,73 @@ class NullEmitter(Emitter):
 
 
 class StreamEmitter(Emitter):
-    """Puts events on a bounded memory object stream, in order.
+    """Puts events on a bounded :class:`~stepgraph._handoff.Handoff`, in order.
 
     Async senders wait for room (backpressure). Sync code in a worker thread waits
-    too, by hopping to the loop. Sync code on the loop thread cannot wait: its events
-    go to an overflow queue that is drained, in order, before anything else is sent.
+    too, blocking its thread. Sync code on the loop thread cannot wait: its events go
+    past the bound (still in order).
     """
 
-    def __init__(
-        self,
-        stream: MemoryObjectSendStream[Event],
-        wants: frozenset[str],
-        subgraphs: bool,
-    ) -> None:
-        self._stream = stream
+    def __init__(self, handoff: Handoff, wants: frozenset[str], subgraphs: bool) -> None:
+        self._handoff = handoff
         self.wants = wants
         self.subgraphs = subgraphs
-        self._overflow: deque[Event] = deque()
         self.closed = False
         """Set when the consumer left: later events are dropped, never raised into nodes."""
         self._loop_thread = threading.get_ident()
-        self._token = anyio.lowlevel.current_token()
-        self._lock = anyio.Lock()
 
     async def send(self, event: Event) -> None:
         if self.closed:
             await anyio.lowlevel.checkpoint()
             return
-        if self._overflow:
-            async with self._lock:
-                while self._overflow:
-                    await self._stream.send(self._overflow.popleft())
-                await self._stream.send(event)
-            return
-        await self._stream.send(event)
+        await self._handoff.put(event)
 
     def send_from_sync(self, event: Event) -> None:
         if self.closed:
             return
         if threading.get_ident() != self._loop_thread:
-            anyio.from_thread.run(self.send, event, token=self._token)
+            self._handoff.put_from_thread(event)
+        else:
+            self._handoff.put_nowait(event)
+
+    def send_custom(self, ns: tuple[str, ...], data: Any) -> None:
+        """A ``custom`` chunk from sync code: as :meth:`send_from_sync`, minus the record
+        (a stream may carry millions: :meth:`Handoff.put_nowait` inlined)."""
+        if self.closed:
             return
-        if not self._overflow:
-            try:
-                self._stream.send_nowait(event)
-                return
-            except anyio.WouldBlock:
-                pass
-        self._overflow.append(event)
+        handoff = self._handoff
+        if threading.get_ident() != self._loop_thread:
+            items = handoff.items
+            if len(items) < handoff.capacity and not handoff.abandoned and handoff.reader is None:
+                items.append((ns, data))  # room, nobody to wake: put_from_thread's fast path
+            else:
+                handoff.put_from_thread((ns, data))
+        elif not handoff.abandoned:
+            handoff.items.append((ns, data))
+            reader = handoff.reader
+            if reader is not None:
+                handoff.reader = None
+                reader.set()
+
+    async def asend_custom(self, ns: tuple[str, ...], data: Any) -> None:
+        if self.closed:
+            await anyio.lowlevel.checkpoint()
+            return
+        await self._handoff.put((ns, data))
 
     async def step_barrier(self) -> None:
         # The next superstep starts only once the consumer has read every chunk so far
         # and asked for more: closing the stream after step N's chunks means step N+1
         # never ran (as with LangGraph's lazily driven loop).
         if self.closed:
+            await anyio.lowlevel.checkpoint()
             return
         released = anyio.Event()
         await self.send(StepBarrier(released))
         await released.wait()
 
     async def flush(self) -> None:
-        """Send whatever waits in the overflow queue."""
-        if self._overflow:
-            async with self._lock:
-                while self._overflow:
-                    await self._stream.send(self._overflow.popleft())
+        """Nothing waits outside the handoff (kept for the run's end)."""
 
 
 class BufferEmitter(Emitter):
@@ -165,21 +165,31 @@ class TaskWriter:
     in the stream instead (backpressure for async producers).
     """
 
-    __slots__ = ("_emitter", "_ns", "_on")
+    __slots__ = ("_emitter", "_ns", "_on", "_send")
 
     def __init__(self, emitter: Emitter, ns: tuple[str, ...]) -> None:
         self._emitter = emitter
         self._ns = ns
         self._on = "custom" in emitter.wants
+        # a live stream takes (ns, data) as is: no event record per chunk
+        self._send = emitter.send_custom if type(emitter) is StreamEmitter else None
 
     def __call__(self, data: Any) -> None:
         if self._on:
-            self._emitter.send_from_sync(CustomEvent(self._ns, data))
+            send = self._send
+            if send is not None:
+                send(self._ns, data)
+            else:
+                self._emitter.send_from_sync(CustomEvent(self._ns, data))
 
     async def asend(self, data: Any) -> None:
         """Emit ``data``, waiting while the consumer is behind."""
         if self._on:
-            await self._emitter.send(CustomEvent(self._ns, data))
+            emitter = self._emitter
+            if type(emitter) is StreamEmitter:
+                await emitter.asend_custom(self._ns, data)
+            else:
+                await emitter.send(CustomEvent(self._ns, data))
 
     def __repr__(self) -> str:
         return f"<stepgraph stream writer ns={'|'.join(self._ns) or '()'}>"

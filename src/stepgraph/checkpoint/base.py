@@ -17,7 +17,6 @@ import os
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol, runtime_checkable
@@ -148,7 +147,8 @@ def new_checkpoint_id() -> str:
         | (counter & 0x3FFF_FFFF) << 32
         | secrets.randbits(32)
     )
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the UUID
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # --- configs ------------------------------------------------------------------------

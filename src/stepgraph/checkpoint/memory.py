@@ -135,7 +135,7 @@ class InMemorySaver(BaseCheckpointSaver):
     async def aput(
         self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
     ) -> ConfigDict:
-        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint_if_cancelled()  # no yield: a step saves twice
         thread_id, ns, parent_id = parse_config(config, "aput")
         stored = _Stored(
             encode_checkpoint(self.serde, checkpoint),
@@ -153,7 +153,7 @@ class InMemorySaver(BaseCheckpointSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
         if checkpoint_id is None:
             raise CheckpointConfigError("aput_writes", "checkpoint_id")

@@ -226,74 +226,170 @@ class _Encoder:
 
     def _default(self, obj: Any) -> Any:
         cls = type(obj)
-        if isinstance(obj, enum.Enum):
-            return self.ext(_ENUM, [*_class_path(obj), obj.value])
-        if cls is tuple:
-            return self.ext(_TUPLE, list(obj))
-        if isinstance(obj, _NonStrKeyDict):
-            return self.ext(_DICT, obj.items)
-        if isinstance(obj, int):  # beyond 64 bits (bool and small ints are native)
-            return ormsgpack.Ext(
-                _BIGINT, obj.to_bytes((obj.bit_length() + 8) // 8, "big", signed=True)
-            )
-        if isinstance(obj, tuple):
-            if hasattr(cls, "_fields") and hasattr(cls, "_make"):
-                return self.ext(_NAMEDTUPLE, [*_class_path(obj), list(obj)])
-            return self.ext(_TUPLE, list(obj))
-        if isinstance(obj, frozenset):
-            return self.ext(_FROZENSET, list(obj))
-        if isinstance(obj, set):
-            return self.ext(_SET, list(obj))
-        if isinstance(obj, datetime.datetime):
-            tz = _encode_tz(obj.tzinfo, obj.utcoffset())
-            return self.ext(_DATETIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
-        if isinstance(obj, datetime.date):
-            return self.ext(_DATE, obj.isoformat())
-        if isinstance(obj, datetime.time):
-            tz = _encode_tz(obj.tzinfo, obj.utcoffset())
-            return self.ext(_TIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
-        if isinstance(obj, datetime.timedelta):
-            return self.ext(_TIMEDELTA, [obj.days, obj.seconds, obj.microseconds])
-        if isinstance(obj, uuid.UUID):
-            return ormsgpack.Ext(_UUID, obj.bytes)
-        if isinstance(obj, decimal.Decimal):
-            return ormsgpack.Ext(_DECIMAL, str(obj).encode("ascii"))
-        if isinstance(obj, complex):
-            return self.ext(_COMPLEX, [obj.real, obj.imag])
-        if isinstance(obj, pathlib.PurePath):
-            kind = next(
-                (name for name, t in _PATH_TYPES.items() if isinstance(obj, t)), "PurePosixPath"
-            )
-            return self.ext(_PATH, [kind, str(obj)])
-        lc = sys.modules.get("langchain_core.messages")
-        if (
-            lc is not None
-            and isinstance(obj, lc.BaseMessage)
-            and cls.__module__.startswith("langchain_core.")
-        ):
-            return self.ext(_LC_MESSAGE, lc.message_to_dict(obj))
-        pydantic = sys.modules.get("pydantic")
-        if pydantic is not None and isinstance(obj, pydantic.BaseModel):
-            fields = {name: getattr(obj, name) for name in cls.model_fields}
-            extra = obj.model_extra or {}
-            # a parametrized generic (Model[int]) is rebuilt as its importable origin class
-            origin = cls.__pydantic_generic_metadata__.get("origin") or cls
-            return self.ext(
-                _PYDANTIC,
-                [*_class_path(obj, origin), fields, dict(extra), sorted(obj.model_fields_set)],
-            )
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-            return self.ext(_DATACLASS, [*_class_path(obj), values])
-        if attrs.has(cls):
-            values = {a.name: getattr(obj, a.name) for a in attrs.fields(cls)}
-            return self.ext(_ATTRS, [*_class_path(obj), values])
-        if self.allow_pickle:
-            try:
-                return ormsgpack.Ext(_PICKLE, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-            except Exception as exc:
-                raise _Unencodable(obj, f"pickling it failed too ({exc!r})") from None
-        raise _Unencodable(obj, f"stepgraph has no encoding for this type; {_FIX}")
+        handler = _HANDLERS.get(cls)
+        if handler is None:
+            handler = _handler_for(cls)
+            if len(_HANDLERS) < _HANDLERS_MAX:
+                _HANDLERS[cls] = handler
+        return handler(self, obj, cls)
+
+
+# -- what ``default`` does per class -------------------------------------------------------
+#
+# The choice depends on the class only, so it is made once per class (a dict lookup per
+# value after that) by :func:`_handler_for`, checking in the same order as always.
+
+_Handler = Callable[[_Encoder, Any, type], Any]
+
+
+def _enc_enum(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_ENUM, [*_class_path(obj), obj.value])
+
+
+def _enc_tuple(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_TUPLE, list(obj))
+
+
+def _enc_non_str_key_dict(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_DICT, obj.items)
+
+
+def _enc_bigint(enc: _Encoder, obj: Any, cls: type) -> Any:
+    # beyond 64 bits (bool and small ints are native)
+    return ormsgpack.Ext(_BIGINT, obj.to_bytes((obj.bit_length() + 8) // 8, "big", signed=True))
+
+
+def _enc_namedtuple(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_NAMEDTUPLE, [*_class_path(obj), list(obj)])
+
+
+def _enc_frozenset(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_FROZENSET, list(obj))
+
+
+def _enc_set(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_SET, list(obj))
+
+
+def _enc_datetime(enc: _Encoder, obj: Any, cls: type) -> Any:
+    tz = _encode_tz(obj.tzinfo, obj.utcoffset())
+    return enc.ext(_DATETIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
+
+
+def _enc_date(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_DATE, obj.isoformat())
+
+
+def _enc_time(enc: _Encoder, obj: Any, cls: type) -> Any:
+    tz = _encode_tz(obj.tzinfo, obj.utcoffset())
+    return enc.ext(_TIME, [obj.replace(tzinfo=None).isoformat(), tz, obj.fold])
+
+
+def _enc_timedelta(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_TIMEDELTA, [obj.days, obj.seconds, obj.microseconds])
+
+
+def _enc_uuid(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return ormsgpack.Ext(_UUID, obj.bytes)
+
+
+def _enc_decimal(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return ormsgpack.Ext(_DECIMAL, str(obj).encode("ascii"))
+
+
+def _enc_complex(enc: _Encoder, obj: Any, cls: type) -> Any:
+    return enc.ext(_COMPLEX, [obj.real, obj.imag])
+
+
+def _enc_path(enc: _Encoder, obj: Any, cls: type) -> Any:
+    kind = next((name for name, t in _PATH_TYPES.items() if isinstance(obj, t)), "PurePosixPath")
+    return enc.ext(_PATH, [kind, str(obj)])
+
+
+def _enc_lc_message(enc: _Encoder, obj: Any, cls: type) -> Any:
+    lc = sys.modules["langchain_core.messages"]
+    return enc.ext(_LC_MESSAGE, lc.message_to_dict(obj))
+
+
+def _enc_pydantic(enc: _Encoder, obj: Any, cls: type) -> Any:
+    fields = {name: getattr(obj, name) for name in cls.model_fields}  # type: ignore[attr-defined]
+    extra = obj.model_extra or {}
+    # a parametrized generic (Model[int]) is rebuilt as its importable origin class
+    origin = cls.__pydantic_generic_metadata__.get("origin") or cls  # type: ignore[attr-defined]
+    return enc.ext(
+        _PYDANTIC,
+        [*_class_path(obj, origin), fields, dict(extra), sorted(obj.model_fields_set)],
+    )
+
+
+def _enc_dataclass(enc: _Encoder, obj: Any, cls: type) -> Any:
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return enc.ext(_DATACLASS, [*_class_path(obj), values])
+
+
+def _enc_attrs(enc: _Encoder, obj: Any, cls: type) -> Any:
+    values = {a.name: getattr(obj, a.name) for a in attrs.fields(cls)}
+    return enc.ext(_ATTRS, [*_class_path(obj), values])
+
+
+def _enc_other(enc: _Encoder, obj: Any, cls: type) -> Any:
+    if enc.allow_pickle:
+        try:
+            return ormsgpack.Ext(_PICKLE, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception as exc:
+            raise _Unencodable(obj, f"pickling it failed too ({exc!r})") from None
+    raise _Unencodable(obj, f"stepgraph has no encoding for this type; {_FIX}")
+
+
+def _handler_for(cls: type) -> _Handler:
+    """How ``default`` encodes instances of ``cls`` (the first matching rule)."""
+    if issubclass(cls, enum.Enum):
+        return _enc_enum
+    if cls is tuple:
+        return _enc_tuple
+    if issubclass(cls, _NonStrKeyDict):
+        return _enc_non_str_key_dict
+    if issubclass(cls, int):
+        return _enc_bigint
+    if issubclass(cls, tuple):
+        if hasattr(cls, "_fields") and hasattr(cls, "_make"):
+            return _enc_namedtuple
+        return _enc_tuple
+    rules: tuple[tuple[type, _Handler], ...] = (
+        (frozenset, _enc_frozenset),
+        (set, _enc_set),
+        (datetime.datetime, _enc_datetime),
+        (datetime.date, _enc_date),
+        (datetime.time, _enc_time),
+        (datetime.timedelta, _enc_timedelta),
+        (uuid.UUID, _enc_uuid),
+        (decimal.Decimal, _enc_decimal),
+        (complex, _enc_complex),
+        (pathlib.PurePath, _enc_path),
+    )
+    for base, handler in rules:
+        if issubclass(cls, base):
+            return handler
+    lc = sys.modules.get("langchain_core.messages")
+    if (
+        lc is not None
+        and issubclass(cls, lc.BaseMessage)
+        and cls.__module__.startswith("langchain_core.")
+    ):
+        return _enc_lc_message
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and issubclass(cls, pydantic.BaseModel):
+        return _enc_pydantic
+    if dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        return _enc_dataclass
+    if attrs.has(cls):
+        return _enc_attrs
+    return _enc_other
+
+
+#: class → its handler (bounded: classes made on the fly must not pile up)
+_HANDLERS: dict[type, _Handler] = {}
+_HANDLERS_MAX = 4096
 
 
 class _Undecodable(Exception):

@@ -91,22 +91,52 @@ def add_messages(left: Messages, right: Messages, **kwargs: Any) -> Messages:
     same id and are appended otherwise; messages without an id get a new one; a remove
     message (``{"type": "remove", "id": ...}`` or langchain's ``RemoveMessage``)
     deletes by id, and the id ``REMOVE_ALL_MESSAGES`` clears the history."""
-    left_list = _as_list(left) if left is not None else []
-    right_list = _as_list(right) if right is not None else []
-    # With langchain-core installed, behave exactly like LangGraph (message objects);
-    # without it, plain dicts stay dicts.
     use_lc = _lc() is not None
+    known = _known.get(id(left)) if type(left) is list else None
+    if known is not None and known.matches(left):
+        # ``left`` is an unchanged result of an earlier merge: its messages are already
+        # converted and have ids, so only ``right`` needs the work (appending new ids is
+        # what a chat loop does on every turn)
+        right_msgs = _with_ids(right, use_lc)
+        positions = known.positions
+        fresh: set[Any] = set()
+        for m in right_msgs:
+            mid = _get_id(m)
+            if mid in positions or mid in fresh or _is_remove(m):
+                break
+            fresh.add(mid)
+        else:
+            merged = left + right_msgs
+            new_positions = dict(positions)
+            for index, m in enumerate(right_msgs, len(left)):
+                new_positions[_get_id(m)] = index
+            _remember(merged, new_positions)
+            return merged
+        return _merge(list(left), right_msgs)
+    left_list = _as_list(left) if left is not None else []
     left_msgs = [_to_message(m, use_lc) for m in left_list]
-    right_msgs = [_to_message(m, use_lc) for m in right_list]
     for m in left_msgs:
         if _get_id(m) is None:
             _set_id(m, str(uuid.uuid4()))
-    for index, m in enumerate(right_msgs):
+    return _merge(left_msgs, _with_ids(right, use_lc))
+
+
+def _with_ids(right: Messages, use_lc: bool) -> list[Any]:
+    right_list = _as_list(right) if right is not None else []
+    right_msgs = [_to_message(m, use_lc) for m in right_list]
+    for m in right_msgs:
         if _get_id(m) is None:
             _set_id(m, str(uuid.uuid4()))
+        elif _get_id(m) == REMOVE_ALL_MESSAGES and _is_remove(m):
+            break  # what follows is all that is kept, as it is
+    return right_msgs
+
+
+def _merge(left_msgs: list[Any], right_msgs: list[Any]) -> list[Any]:
+    for index, m in enumerate(right_msgs):
         if _is_remove(m) and _get_id(m) == REMOVE_ALL_MESSAGES:
             return right_msgs[index + 1 :]
-    merged = list(left_msgs)
+    merged = left_msgs
     position = {_get_id(m): i for i, m in enumerate(merged)}
     removed: set[Any] = set()
     for m in right_msgs:
@@ -125,7 +155,49 @@ def add_messages(left: Messages, right: Messages, **kwargs: Any) -> Messages:
                 )
             position[mid] = len(merged)
             merged.append(m)
-    return [m for m in merged if _get_id(m) not in removed]
+    if removed:
+        return [m for m in merged if _get_id(m) not in removed]
+    _remember(merged, position)
+    return merged
+
+
+class _Known:
+    """What a merge result looked like when it was returned (its ids → positions)."""
+
+    __slots__ = ("first", "last", "length", "positions", "result")
+
+    def __init__(self, result: list[Any], positions: dict[Any, int]) -> None:
+        self.result = result
+        self.length = len(result)
+        self.first = result[0] if result else None
+        self.last = result[-1] if result else None
+        self.positions = positions
+
+    def matches(self, value: list[Any]) -> bool:
+        """Still the same list, seemingly untouched (same length and ends)."""
+        return (
+            value is self.result
+            and len(value) == self.length
+            and (not value or (value[0] is self.first and value[-1] is self.last))
+        )
+
+
+#: The last few merge results, by ``id()`` (each entry keeps its list alive, so an id
+#: is never reused while it is here). A state's history is fed back as the next
+#: merge's ``left``, so this is almost always a hit.
+_known: dict[int, _Known] = {}
+_KNOWN_MAX = 16
+
+
+def _remember(result: list[Any], positions: dict[Any, int]) -> None:
+    if len(positions) != len(result):
+        return  # duplicate ids: not a plain id → position map
+    _known[id(result)] = _Known(result, positions)
+    while len(_known) > _KNOWN_MAX:
+        try:
+            del _known[next(iter(_known))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            break
 
 
 class MessagesState(TypedDict):

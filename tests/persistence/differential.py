@@ -474,8 +474,5 @@ PENDING = {
     "subgraph_state",
     "graph_called_in_a_node",
     "replay_past_checkpoint",
-    "update_as_node_replaces_pending",
-    "durability_exit_breakpoint",
-    "none_on_a_finished_thread",
     "checkpoints_stream",
 }

@@ -130,6 +130,11 @@ async def run_graph(
     output_keys = set(spec.output_keys)
     output_written = False
 
+    checked_input: list[tuple[str, Any]] | None = None
+    if input is not None and not isinstance(input, Command):
+        # bad input is rejected before the input checkpoint is saved
+        _validate_input(spec, input)
+        checked_input = input_writes(spec, input)
     start = await persist.load(input, parent.resume_map if parent is not None else None)
     values = start.values
     pending = start.pending
@@ -139,8 +144,11 @@ async def run_graph(
     skip_before = start.skip_interrupt_before
 
     if start.input is not None:
-        _validate_input(spec, start.input)
-        writes = input_writes(spec, start.input)
+        if start.input is input and checked_input is not None:
+            writes = checked_input
+        else:
+            _validate_input(spec, start.input)
+            writes = input_writes(spec, start.input)
         values, written = apply_writes(spec, values, writes)
         routes: list[str | Send] = list(start.goto)
         branches = spec.branches.get(START) if start.from_start else None

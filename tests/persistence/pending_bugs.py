@@ -9,12 +9,10 @@ stepgraph does instead. Move a test into its topic file once it passes.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
-from stepgraph.checkpoint import SerializationError
 from stepgraph.checkpoint.base import BaseCheckpointSaver
 from stepgraph.graph import START, StateGraph
 from stepgraph.types import Command, StateSnapshot
@@ -27,9 +25,8 @@ from .differential import (
     normalize,
     stepgraph_api,
 )
-from .graphs import Calls, State, appender, asker, chain, fan_out, history, thread
+from .graphs import Calls, State, appender, asker, fan_out, history, thread
 from .test_fixed_bugs import subgraph_host
-from .test_serialization import FIX, blob_graph
 
 pytestmark = pytest.mark.anyio
 
@@ -103,34 +100,6 @@ async def test_b9_subgraph_state_of_a_graph_invoked_in_a_node(
 
 
 # --- B10: the checkpoints stream (research §3.6) ---------------------------------------------
-
-
-async def test_b11_unstorable_input_names_the_state_key(saver: BaseCheckpointSaver) -> None:
-    """Expected: the same message as for a node writing the value: "Cannot store value of
-    type 'lock' at key 'blob': ...". Actual: "... at key '__start__' (found at
-    __start__['blob']): ..." (an internal channel name)."""
-    graph = blob_graph(saver, lambda s: None)
-    with pytest.raises(SerializationError) as info:
-        await graph.ainvoke({"log": [], "blob": threading.Lock()}, thread("t"))
-    assert str(info.value) == f"Cannot store value of type 'lock' at key 'blob': {FIX}"
-
-
-# --- B12: an input of the wrong type is saved before it is rejected --------------------------
-
-
-async def test_b12_bad_input_type_changes_nothing(saver: BaseCheckpointSaver) -> None:
-    """Expected (the suite's bad-input rule; LangGraph itself also saves first): a
-    non-dict input raises and leaves the thread as it was. Actual: an input checkpoint
-    holding 'oops' is saved first, so the paused thread loses its pending task 'b' and
-    invoke(None) then raises EmptyInputError (see B6)."""
-    graph = chain(saver, "a", "b", interrupt_before=["b"])
-    cfg = thread("paused")
-    await graph.ainvoke({"log": []}, cfg)
-    before = await history(graph, cfg)
-    with pytest.raises(ValueError, match=r"^Expected dict as graph input, got 'oops'"):
-        await graph.ainvoke("oops", cfg)
-    assert await history(graph, cfg) == before
-    assert await graph.ainvoke(None, cfg) == {"log": ["a", "b"]}
 
 
 # --- B13: the __start__ task of an input checkpoint ------------------------------------------

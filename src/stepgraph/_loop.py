@@ -187,6 +187,7 @@ async def run_graph(
         output_written = not output_keys.isdisjoint(values)
         if "values" in wants:
             await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+    await persist.announce()
     if start.replay_updates and "updates" in wants:
         for node, update in start.replay_updates:
             await emitter.send(UpdatesEvent(ns, node, update, cached=True))

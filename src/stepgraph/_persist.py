@@ -102,6 +102,44 @@ def next_tasks(
     )
 
 
+_NOT_METADATA = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+
+
+def caller_metadata(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a saved checkpoint's metadata records of the caller's config (as LangGraph's
+    savers do): the scalar entries of ``config["metadata"]``, then those of
+    ``configurable`` not already taken, leaving out thread/checkpoint addressing, the
+    per-task ``langgraph_*`` keys and ``__``-prefixed internals."""
+    out: dict[str, Any] = {}
+    for source in (config.get("metadata"), config.get("configurable")):
+        for key, value in (source or {}).items():
+            if key in out or key in _NOT_METADATA or str(key).startswith("__"):
+                continue
+            if isinstance(value, str):
+                out[key] = value.replace("\x00", "")
+            elif isinstance(value, (int, bool, float)):
+                out[key] = value
+    return out
+
+
+def with_caller_metadata(metadata: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` plus :func:`caller_metadata` entries it does not set itself."""
+    extra = caller_metadata(config)
+    return {**metadata, **{k: v for k, v in extra.items() if k not in metadata}}
+
+
 def state_values(spec: GraphSpec, channel_values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in channel_values.items() if k in spec.channels}
 
@@ -174,6 +212,10 @@ class Persistence:
     async def flush(self) -> None:
         return None
 
+    async def announce(self) -> None:
+        """Stream the checkpoint a resumed run starts from (after the current values)."""
+        return None
+
 
 def input_writes_of(spec: GraphSpec, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in value.items() if k in spec.channels]
@@ -240,7 +282,10 @@ class SavedPersistence(Persistence):
                 ),
             }
         }
-        self.metadata_extra = dict(config.get("metadata") or {})
+        self.metadata_extra = caller_metadata(config)
+        """Saved with every checkpoint's metadata (not streamed: LangGraph's savers add it)."""
+        self._announce: CheckpointEvent | None = None
+        """The checkpoint a resumed run streams once the current values are out."""
         self.durability = durability or "async"
         self.emitter = emitter
         self.done_writes = {}
@@ -369,6 +414,24 @@ class SavedPersistence(Persistence):
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
             if self._explicit_checkpoint:
                 done = {}  # replaying from a past checkpoint runs its tasks again
+                if input is None:
+                    # time travel: interrupts ask again, and the replay starts a new
+                    # branch from a copy of the checkpoint (unless it is itself the
+                    # thread's latest update or fork)
+                    resume, resume_maps = {}, {}
+                    if saved.metadata.get("source") not in ("update", "fork") or (
+                        await self._superseded(saved.checkpoint.id)
+                    ):
+                        step += 1
+                        last = saved.checkpoint.channel_values.get(LAST)
+                        await self._put(
+                            values,
+                            pending,
+                            step,
+                            "fork",
+                            extra={LAST: last} if last else None,
+                            defer=True,
+                        )
             self.done_writes = done
             self._resumed = set(interrupts)
             from ._apply import update_chunk
@@ -382,8 +445,9 @@ class SavedPersistence(Persistence):
                 namespace=self.ns_str,
             )
             replay = tuple((t.name, update_chunk(done[t.id][0])) for t in planned if t.id in done)
-            if "checkpoints" in self.emitter.wants:
-                await self._emit_checkpoint(
+            if "checkpoints" in self.emitter.wants and self.checkpoint_id == saved.checkpoint.id:
+                # a resumed run streams the checkpoint it continues from, as saved
+                self._announce = self._checkpoint_event(
                     saved.config,
                     saved.metadata,
                     values,
@@ -392,6 +456,7 @@ class SavedPersistence(Persistence):
                     step,
                     saved.parent_config,
                     interrupts,
+                    as_saved=True,
                 )
             return StartState(
                 values=values,
@@ -432,6 +497,11 @@ class SavedPersistence(Persistence):
             input=input,
         )
 
+    async def _superseded(self, checkpoint_id: str) -> bool:
+        """Whether the thread has moved past checkpoint ``checkpoint_id``."""
+        latest = await self.saver.aget_tuple(self._cfg(None))
+        return latest is not None and latest.checkpoint.id != checkpoint_id
+
     async def _put(
         self,
         values: Mapping[str, Any],
@@ -439,6 +509,7 @@ class SavedPersistence(Persistence):
         step: int,
         source: str,
         extra: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> None:
         from .checkpoint.base import Checkpoint, new_checkpoint_id
 
@@ -452,13 +523,17 @@ class SavedPersistence(Persistence):
             ts=datetime.now(timezone.utc).isoformat(),
             channel_values=channel_values,
         )
-        metadata = {**self.metadata_extra, "source": source, "step": step, "parents": {}}
+        metadata = {"source": source, "step": step, "parents": {}}
+        saved_metadata = {
+            **metadata,
+            **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
+        }
         parent = (
             self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
         )
-        new_config = await self._aput(parent, checkpoint, metadata)
+        new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:
-            await self._emit_checkpoint(
+            event = self._checkpoint_event(
                 new_config,
                 metadata,
                 values,
@@ -467,10 +542,19 @@ class SavedPersistence(Persistence):
                 step,
                 self.parent_config,
             )
+            if defer:
+                self._announce = event
+            else:
+                await self.emitter.send(event)
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
 
-    async def _emit_checkpoint(
+    async def announce(self) -> None:
+        if self._announce is not None:
+            event, self._announce = self._announce, None
+            await self.emitter.send(event)
+
+    def _checkpoint_event(
         self,
         config: Mapping[str, Any],
         metadata: Mapping[str, Any],
@@ -480,8 +564,11 @@ class SavedPersistence(Persistence):
         step: int,
         parent_config: Mapping[str, Any] | None,
         interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
-    ) -> None:
-        """A ``checkpoints``-mode payload (LangGraph §3.6 shape)."""
+        as_saved: bool = False,
+    ) -> CheckpointEvent:
+        """A ``checkpoints``-mode payload (LangGraph §3.6 shape). A new checkpoint's
+        parent_config carries the caller's configurable keys; a loaded one's (``as_saved``)
+        is the stored config."""
         tasks = next_tasks(self.spec, channel_values, checkpoint_id, step, self.ns_str)
         configurable = {**self.user_configurable, **config["configurable"]}
         payload = {
@@ -492,6 +579,8 @@ class SavedPersistence(Persistence):
             "parent_config": (
                 None
                 if parent_config is None
+                else {"configurable": dict(parent_config["configurable"])}
+                if as_saved
                 else {"configurable": {**self.user_configurable, **parent_config["configurable"]}}
             ),
             "tasks": [
@@ -499,14 +588,15 @@ class SavedPersistence(Persistence):
                     "id": t.id,
                     "name": t.name,
                     "interrupts": tuple(
-                        {"value": i.value, "id": i.id} for i in (interrupts or {}).get(t.id, ())
+                        {"value": i.value, "id": i.id, "response_schema": i.response_schema}
+                        for i in (interrupts or {}).get(t.id, ())
                     ),
                     "state": None,
                 }
                 for t in tasks
             ],
         }
-        await self.emitter.send(CheckpointEvent(self.ns, step, payload))
+        return CheckpointEvent(self.ns, step, payload)
 
     async def save(
         self,

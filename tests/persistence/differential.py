@@ -375,6 +375,21 @@ def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def replay_interrupted_checkpoint(api: Api, saver: Any) -> list[Any]:
+    """Replaying a checkpoint whose interrupt was answered asks again (on a fork copy);
+    replaying the thread's latest update does not fork it again."""
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    g.invoke(api.Command(resume="r"), cfg)
+    past = next(s for s in g.get_state_history(cfg) if s.next == ("x",))
+    out: list[Any] = [g.invoke(None, _past(cfg, past)), list(g.get_state_history(cfg))]
+    update = g.update_state(_past(cfg, past), {"log": ["u"]})
+    out += [g.invoke(None, update), list(g.get_state_history(cfg))]
+    out += [g.invoke(api.Command(resume="again"), cfg), g.get_state(cfg)]
+    return out
+
+
 def fork_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -443,6 +458,29 @@ def checkpoints_stream(api: Api, saver: Any) -> list[Any]:
     return [first, resumed]
 
 
+def checkpoint_metadata_and_order(api: Api, saver: Any) -> list[Any]:
+    """Checkpoint payloads among values/updates chunks (first run, resume, replay of a
+    past checkpoint), and what saved metadata records of the caller's config."""
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    modes = ["checkpoints", "values", "updates"]
+    cfg = {
+        "configurable": {"thread_id": "t", "user": "u", "n": 3, "obj": {"a": 1}, "nul": "a\x00b"},
+        "metadata": {"m": "mv", "user": "from-metadata", "blob": [1], "__x": 1},
+    }
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode=modes))]
+    other = {"configurable": {"thread_id": "t", "flag": True}}
+    out.append(list(g.stream(api.Command(resume="r"), other, stream_mode=modes)))
+    history = list(g.get_state_history(cfg))
+    out.append([s.metadata for s in history])
+    past = next(s for s in history if s.next == ("b",))
+    replay = {"configurable": {**_past(cfg, past)["configurable"], "r": 1.5}}
+    out.append(list(g.stream(None, replay, stream_mode=modes)))
+    update = {"configurable": {"thread_id": "t", "upd": "x"}, "metadata": {"why": "fix"}}
+    g.update_state(update, {"log": ["u"]})
+    out.append([s.metadata for s in g.get_state_history(cfg)])
+    return out
+
+
 SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
     f.__name__: f
     for f in (
@@ -457,22 +495,20 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         subgraph_state,
         graph_called_in_a_node,
         replay_past_checkpoint,
+        replay_interrupted_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,
         durability_exit,
         durability_exit_breakpoint,
         none_on_a_finished_thread,
         checkpoints_stream,
+        checkpoint_metadata_and_order,
     )
 }
 
 # Scenarios where stepgraph still differs (engine bugs; see test_bugs_pending.py).
 PENDING = {
-    "interrupt_history",
-    "parallel_interrupts",
     "subgraph_history",
     "subgraph_state",
     "graph_called_in_a_node",
-    "replay_past_checkpoint",
-    "checkpoints_stream",
 }

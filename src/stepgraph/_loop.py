@@ -224,9 +224,15 @@ async def run_graph(
         if deterministic:
             run.task_emitters = {t.id: BufferEmitter(emitter) for t in to_run}
         replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
+        # a step of one task reports its result only once the step's writes applied (as
+        # LangGraph, whose lone task runs inline): a reducer that raises drops the report
+        held: list[Any] | None = [] if len(tasks) == 1 and to_run else None
 
         async def on_done(
-            outcome: Outcome, step: int = step, values: dict[str, Any] = values
+            outcome: Outcome,
+            step: int = step,
+            values: dict[str, Any] = values,
+            held: list[Any] | None = held,
         ) -> None:
             await persist.task_done(outcome)
             run.finished_ids.add(outcome.task.id)
@@ -251,12 +257,11 @@ async def run_graph(
                         )
                     )
                 return
+            events: list[Any] = []
             if "updates" in wants:
-                await emitter.send(
-                    UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes))
-                )
+                events.append(UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes)))
             if "tasks" in wants:
-                await emitter.send(
+                events.append(
                     TaskResultEvent(
                         ns,
                         step,
@@ -266,6 +271,11 @@ async def run_graph(
                         _result_payload(outcome.writes),
                     )
                 )
+            if held is not None:
+                held.extend(events)
+                return
+            for event in events:
+                await emitter.send(event)
 
         finished: set[str] = set()
         run.finished_ids = finished
@@ -305,6 +315,8 @@ async def run_graph(
             await persist.flush()
             return RunResult(ordered_values(spec, values), interrupts, True, output_written)
         values, written = apply_writes(spec, values, ordered_writes(results))
+        for event in held or ():
+            await emitter.send(event)
         ordered = sorted(results, key=lambda r: path_key(r.task.path))
         pending = next_pending(spec, pending, [(r.task.name, r.routes) for r in ordered])
         if written:

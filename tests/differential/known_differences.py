@@ -28,12 +28,6 @@ class Known:
 
 
 KNOWN: dict[str, Known] = {
-    # -- not fixed yet
-    "reducer_raises": Known(
-        "a reducer raising while applying a step's writes: LangGraph streams no update for "
-        "that step; stepgraph streams {'a': {'log': ['bad']}} before the error",
-        modes=frozenset({"updates", "updates+values"}),
-    ),
     # -- intended: stepgraph runs async nodes from the sync API (through its portal)
     "sync_invoke_of_async_node": Known(
         "INTENDED: sync invoke/stream of an async node: LangGraph raises TypeError "

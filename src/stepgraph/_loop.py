@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import attrs
 
@@ -85,13 +86,55 @@ async def run_graph(
     emitter: Emitter,
     *,
     parent: TaskContext | None = None,
+    durability: str | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events.
+
+    With a checkpointer and durability "async" (the default) the run owns a task group
+    in which its saves run in the background; every save has finished when this returns
+    or raises."""
+    checkpointer = graph.checkpointer
+    if parent is not None and checkpointer is None:
+        checkpointer = parent.checkpointer
+    if checkpointer is None or checkpointer is False or durability not in (None, "async"):
+        return await _run_graph(
+            graph, input, config, emitter, parent=parent, durability=durability, **options
+        )
+    outcome: RunResult | BaseException
+    async with anyio.create_task_group() as saves:
+        try:
+            outcome = await _run_graph(
+                graph,
+                input,
+                config,
+                emitter,
+                parent=parent,
+                durability=durability,
+                saves=saves,
+                **options,
+            )
+        except BaseException as exc:  # raised outside the task group, not in a group
+            outcome = exc
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def _run_graph(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    input: Any,
+    config: dict[str, Any],
+    emitter: Emitter,
+    *,
+    parent: TaskContext | None = None,
     interrupt_before: Sequence[str] = (),
     interrupt_after: Sequence[str] = (),
     context: Any = None,
     durability: str | None = None,
     deterministic: bool = False,
+    saves: anyio.abc.TaskGroup | None = None,
 ) -> RunResult:
-    """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events."""
     spec = graph.spec
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or limit < 1:
@@ -109,7 +152,7 @@ async def run_graph(
             }
             configurable["checkpoint_ns"] = "|".join(ns)
             config = {**config, "configurable": configurable}
-    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter)
+    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter, saves)
     run = RunInfo(
         spec=spec,
         emitter=emitter,

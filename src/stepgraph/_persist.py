@@ -8,10 +8,12 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
 
 from ._apply import TaskResult, apply_writes
@@ -148,6 +150,45 @@ def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
     return {k: f() for k, f in spec.reducer_defaults.items()}
 
 
+class Background:
+    """Saver calls run one after another in a task group while the run goes on
+    (durability "async"). Each call is shielded: once submitted it completes even if the
+    run is cancelled, and the task group makes the run wait for it. The first failure
+    skips the calls after it and is raised by the next :meth:`wait`."""
+
+    def __init__(self, group: anyio.abc.TaskGroup) -> None:
+        self._group = group
+        self._last: anyio.Event | None = None
+        self._error: Exception | None = None
+
+    def submit(self, call: Callable[[], Awaitable[Any]]) -> None:
+        previous, done = self._last, anyio.Event()
+        self._last = done
+
+        async def run() -> None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    if previous is not None:
+                        await previous.wait()
+                    if self._error is None:
+                        await call()
+                except Exception as exc:
+                    self._error = exc
+                finally:
+                    done.set()
+
+        self._group.start_soon(run)
+
+    async def wait(self) -> None:
+        """Until every submitted call has finished; raises the first failure."""
+        if self._last is not None:
+            with anyio.CancelScope(shield=True):
+                await self._last.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 class Persistence:
     """No checkpointer: nothing is saved; resuming is impossible."""
 
@@ -166,10 +207,14 @@ class Persistence:
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        saves: anyio.abc.TaskGroup | None = None,
     ) -> Persistence:
         if checkpointer is None or checkpointer is False:
             return Persistence(spec)
-        return SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+        persist = SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+        if saves is not None and persist.durability == "async":
+            persist.background = Background(saves)
+        return persist
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
@@ -287,6 +332,8 @@ class SavedPersistence(Persistence):
         self._announce: CheckpointEvent | None = None
         """The checkpoint a resumed run streams once the current values are out."""
         self.durability = durability or "async"
+        self.background: Background | None = None
+        """Set for durability "async": saves run while the next step does."""
         self.emitter = emitter
         self.done_writes = {}
         self._held_checkpoint: tuple[Any, dict[str, Any]] | None = None
@@ -658,6 +705,11 @@ class SavedPersistence(Persistence):
     async def _aput(
         self, parent: dict[str, Any], checkpoint: Any, metadata: dict[str, Any]
     ) -> dict[str, Any]:
+        if self.background is not None:
+            # at most one checkpoint in flight: step N's is saved while step N+1 runs
+            await self.background.wait()
+            self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
+            return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
         if self.durability != "exit":
             config: dict[str, Any] = await self.saver.aput(parent, checkpoint, metadata)
             return config
@@ -668,6 +720,10 @@ class SavedPersistence(Persistence):
     async def _aput_writes(
         self, cfg: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str
     ) -> None:
+        if self.background is not None:
+            writes = list(writes)
+            self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
+            return
         if self.durability != "exit":
             await self.saver.aput_writes(cfg, writes, task_id)
             return
@@ -675,6 +731,8 @@ class SavedPersistence(Persistence):
         self._held_writes.append((list(writes), task_id, cfg["configurable"].get("checkpoint_id")))
 
     async def flush(self) -> None:
+        if self.background is not None:
+            await self.background.wait()
         held, self._held_checkpoint = self._held_checkpoint, None
         writes, self._held_writes = self._held_writes, []
         if held is not None:

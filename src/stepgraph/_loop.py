@@ -187,6 +187,11 @@ async def _run_graph(
     skip_before = start.skip_interrupt_before
 
     if start.input is not None:
+        if start.emit_current:
+            # resuming a thread whose latest checkpoint holds an unprocessed input
+            if "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+            await persist.announce()
         if start.input is input and checked_input is not None:
             writes = checked_input
         else:

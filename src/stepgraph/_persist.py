@@ -146,6 +146,14 @@ def state_values(spec: GraphSpec, channel_values: Mapping[str, Any]) -> dict[str
     return {k: v for k, v in channel_values.items() if k in spec.channels}
 
 
+def _start_result(spec: GraphSpec, channel_values: Mapping[str, Any]) -> Any:
+    """What the ``__start__`` task of an input checkpoint writes: the input's state keys."""
+    given = channel_values.get("__start__")
+    if not isinstance(given, Mapping):
+        return given
+    return {k: v for k, v in given.items() if k in spec.input_keys}
+
+
 def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
     return {k: f() for k, f in spec.reducer_defaults.items()}
 
@@ -400,11 +408,31 @@ class SavedPersistence(Persistence):
             and not pending
             and "__start__" in saved.checkpoint.channel_values
         ):
-            # the run stopped right after saving its input: process that input now
-            input = saved.checkpoint.channel_values["__start__"]
-            step -= 1
+            # the run stopped right after saving its input: process that input now, on
+            # top of that checkpoint (a replay of it first copies it as a fork)
+            if "checkpoints" in self.emitter.wants:
+                self._announce = self._checkpoint_event(
+                    saved.config,
+                    saved.metadata,
+                    values,
+                    saved.checkpoint.id,
+                    saved.checkpoint.channel_values,
+                    step,
+                    saved.parent_config,
+                    as_saved=True,
+                )
+            if self._explicit_checkpoint:
+                step = await self._fork(saved, values, pending, step)
+            return StartState(
+                values=values,
+                step=step,
+                input=saved.checkpoint.channel_values["__start__"],
+                emit_current=True,
+            )
         if input is None and saved is not None and not pending and not paused_after:
             # a finished thread: report its state, run nothing
+            if self._explicit_checkpoint:
+                step = await self._fork(saved, values, pending, step)
             return StartState(values=values, pending=pending, step=step, emit_current=True)
         if input is None or (isinstance(input, Command) and input.resume is not None):
             if saved is None or (not pending and not paused_after):
@@ -466,19 +494,7 @@ class SavedPersistence(Persistence):
                     # branch from a copy of the checkpoint (unless it is itself the
                     # thread's latest update or fork)
                     resume, resume_maps = {}, {}
-                    if saved.metadata.get("source") not in ("update", "fork") or (
-                        await self._superseded(saved.checkpoint.id)
-                    ):
-                        step += 1
-                        last = saved.checkpoint.channel_values.get(LAST)
-                        await self._put(
-                            values,
-                            pending,
-                            step,
-                            "fork",
-                            extra={LAST: last} if last else None,
-                            defer=True,
-                        )
+                    step = await self._fork(saved, values, pending, step)
             self.done_writes = done
             self._resumed = set(interrupts)
             from ._apply import update_chunk
@@ -543,6 +559,21 @@ class SavedPersistence(Persistence):
             step=step + 1 if saved is not None else -1,
             input=input,
         )
+
+    async def _fork(
+        self, saved: Any, values: Mapping[str, Any], pending: Pending, step: int
+    ) -> int:
+        """Replaying past checkpoint ``saved`` starts a new branch from a copy of it
+        (source "fork"), unless it is itself the thread's latest update or fork. Returns
+        the step the run continues from."""
+        if saved.metadata.get("source") in ("update", "fork") and not await self._superseded(
+            saved.checkpoint.id
+        ):
+            return step
+        cv = saved.checkpoint.channel_values
+        extra = {k: cv[k] for k in (LAST, "__start__") if cv.get(k)}
+        await self._put(values, pending, step + 1, "fork", extra=extra, defer=True)
+        return step + 1
 
     async def _superseded(self, checkpoint_id: str) -> bool:
         """Whether the thread has moved past checkpoint ``checkpoint_id``."""
@@ -639,6 +670,11 @@ class SavedPersistence(Persistence):
                         for i in (interrupts or {}).get(t.id, ())
                     ),
                     "state": None,
+                    **(
+                        {"result": _start_result(self.spec, channel_values)}
+                        if as_saved and t.name == "__start__"
+                        else {}
+                    ),
                 }
                 for t in tasks
             ],

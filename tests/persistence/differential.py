@@ -390,6 +390,21 @@ def replay_interrupted_checkpoint(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def replay_first_and_last_checkpoint(api: Api, saver: Any) -> list[Any]:
+    """Replaying the input checkpoint runs the whole graph again on a fork; replaying
+    the final one only forks it."""
+    g = _chain(api, saver, "ab", _Calls())
+    modes = ["checkpoints", "values", "updates"]
+    out: list[Any] = []
+    for name, pick in (("first", -1), ("last", 0)):
+        cfg = _cfg(name)
+        g.invoke({"log": ["in"]}, cfg)
+        past = list(g.get_state_history(cfg))[pick]
+        out += [list(g.stream(None, _past(cfg, past), stream_mode=modes))]
+        out += [list(g.get_state_history(cfg))]
+    return out
+
+
 def fork_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -496,6 +511,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         graph_called_in_a_node,
         replay_past_checkpoint,
         replay_interrupted_checkpoint,
+        replay_first_and_last_checkpoint,
         fork_past_checkpoint,
         update_as_node_replaces_pending,
         durability_exit,

@@ -520,6 +520,7 @@ class SavedPersistence(Persistence):
                     saved.parent_config,
                     interrupts,
                     as_saved=True,
+                    results={tid: dict(writes) for tid, (writes, _) in done.items()},
                 )
             return StartState(
                 values=values,
@@ -643,10 +644,11 @@ class SavedPersistence(Persistence):
         parent_config: Mapping[str, Any] | None,
         interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
         as_saved: bool = False,
+        results: Mapping[str, Any] | None = None,
     ) -> CheckpointEvent:
         """A ``checkpoints``-mode payload (LangGraph §3.6 shape). A new checkpoint's
         parent_config carries the caller's configurable keys; a loaded one's (``as_saved``)
-        is the stored config."""
+        is the stored config, and its tasks that already finished show their ``results``."""
         tasks = next_tasks(self.spec, channel_values, checkpoint_id, step, self.ns_str)
         configurable = {**self.user_configurable, **config["configurable"]}
         payload = {
@@ -673,6 +675,8 @@ class SavedPersistence(Persistence):
                     **(
                         {"result": _start_result(self.spec, channel_values)}
                         if as_saved and t.name == "__start__"
+                        else {"result": results[t.id]}
+                        if results and t.id in results
                         else {}
                     ),
                 }

@@ -496,6 +496,22 @@ def checkpoint_metadata_and_order(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def checkpoints_stream_parallel_resume(api: Api, saver: Any) -> list[Any]:
+    """The checkpoint a resumed run starts from lists its finished tasks' results; the
+    debug stream's checkpoint/task events keep their order and steps."""
+    g = _fan(api, saver, _Calls(), {"p1": 1})
+    cfg = _cfg("t")
+    # (no updates: parallel tasks report in completion order)
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode="checkpoints"))]
+    out.append(list(g.stream(api.Command(resume="A"), cfg, stream_mode=["checkpoints", "values"])))
+    q = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    qc = _cfg("q")
+    for value in ({"log": []}, api.Command(resume="r")):
+        chunks = q.stream(value, qc, stream_mode=["debug", "updates"])
+        out.append([(m, (c["type"], c["step"])) if m == "debug" else (m, c) for m, c in chunks])
+    return out
+
+
 SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
     f.__name__: f
     for f in (
@@ -519,6 +535,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         none_on_a_finished_thread,
         checkpoints_stream,
         checkpoint_metadata_and_order,
+        checkpoints_stream_parallel_resume,
     )
 }
 

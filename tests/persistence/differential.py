@@ -72,7 +72,7 @@ class _Ids:
 def normalize(trace: Any, *, start_task: bool = False) -> Any:
     """Plain, comparable data. The ``__start__`` task of an input checkpoint is reduced
     to its name unless ``start_task`` (stepgraph and LangGraph differ there; see
-    test_bugs_pending.py), so that difference does not shift every later id."""
+    pending_bugs.py), so that difference does not shift every later id."""
     ids = _Ids()
 
     def walk(obj: Any, key: str | None = None) -> Any:
@@ -539,7 +539,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
     )
 }
 
-# Scenarios where stepgraph still differs (engine bugs; see test_bugs_pending.py).
+# Scenarios where stepgraph still differs (engine bugs; see pending_bugs.py).
 PENDING = {
     "subgraph_history",
     "subgraph_state",

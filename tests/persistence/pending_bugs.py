@@ -1,4 +1,4 @@
-"""OPEN engine bugs (B8, B9, B11, B12, B14, B15 and the differential scenarios in
+"""OPEN engine bugs (B8, B9, B14, B15 and the differential scenarios in
 ``differential.PENDING``): these tests FAIL today. The file is not collected (no
 ``test_`` prefix); run it with ``pytest tests/persistence/pending_bugs.py`` and move a
 test into its topic file once it passes.

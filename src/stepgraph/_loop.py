@@ -220,8 +220,9 @@ async def _run_graph(
         step += 1
         if written:
             output_written = output_written or not output_keys.isdisjoint(written)
-            if "values" in wants:
-                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
+        if "values" in wants and (written or not start.from_start):
+            # a Command on a saved thread resumes it: its state is streamed even unchanged
+            await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
         await persist.save(
             values,
             pending,

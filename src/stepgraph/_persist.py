@@ -537,6 +537,7 @@ class SavedPersistence(Persistence):
             update = _update_of(input)
             if saved is None:
                 return StartState(values=values, input=update, goto=_goto(input), step=-1)
+            marker = writes_by_task.get(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
             return StartState(
                 values=values,
                 pending=pending,
@@ -545,6 +546,8 @@ class SavedPersistence(Persistence):
                 goto=_goto(input),
                 from_start=False,
                 keep_pending=True,
+                # a Command continues a thread paused before a node, as resuming does
+                skip_interrupt_before=marker == "before",
             )
         # new input: starts over from START on top of the thread's values
         await self._put(

@@ -405,6 +405,27 @@ def replay_first_and_last_checkpoint(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def command_continues_a_thread(api: Api, saver: Any) -> list[Any]:
+    """Command(update=...) on a thread paused before a node runs that node (as a resume
+    does); Command(goto=...) on a finished thread streams its state, then runs the node.
+    (Only streams and state values: LangGraph keeps a Command's update as a pending
+    write of the current checkpoint, stepgraph saves it as an 'update' checkpoint.)"""
+    modes = ["updates", "values"]
+    g = _chain(api, saver, "abc", _Calls(), interrupt_before=["b"])
+    cfg = _cfg("paused")
+    g.invoke({"log": ["in"]}, cfg)
+    out: list[Any] = [list(g.stream(api.Command(update={"log": ["upd"]}), cfg, stream_mode=modes))]
+    state = g.get_state(cfg)
+    out.append((state.values, state.next))
+    f = _chain(api, saver, "ab", _Calls())
+    fin = _cfg("finished")
+    f.invoke({"log": ["in"]}, fin)
+    out.append(list(f.stream(api.Command(goto="b"), fin, stream_mode=modes)))
+    state = f.get_state(fin)
+    out.append((state.values, state.next))
+    return out
+
+
 def fork_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -528,6 +549,7 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         replay_past_checkpoint,
         replay_interrupted_checkpoint,
         replay_first_and_last_checkpoint,
+        command_continues_a_thread,
         fork_past_checkpoint,
         update_as_node_replaces_pending,
         durability_exit,

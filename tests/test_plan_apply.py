@@ -77,11 +77,26 @@ def test_plan_step_puts_sends_first_in_send_order_then_pulls_sorted_by_name() ->
         ("zeta", (PUSH, 1, False), (PUSH,), "z"),
         ("w", (PUSH, 2, False), (PUSH,), 1),
         ("alpha", (PULL, "alpha"), ("branch:to:alpha",), None),
-        ("mid", (PULL, "mid"), ("x",), None),
+        # a pull task reports every channel that can start its node (as LangGraph),
+        # not the one that fired
+        ("mid", (PULL, "mid"), ("branch:to:mid",), None),
         ("zeta", (PULL, "zeta"), ("branch:to:zeta",), None),
     ]
     assert [t.is_push for t in tasks] == [True, True, True, False, False, False]
     assert all(t.node is spec.nodes[t.name] for t in tasks)
+
+
+def test_a_join_target_reports_its_branch_and_join_channels_sorted() -> None:
+    builder = StateGraph(State)
+    for name in ("b2", "a", "c"):
+        builder.add_node(name, _noop)
+    builder.add_edge(START, "a").add_edge(START, "b2").add_edge(["b2", "a"], "c")
+    spec = builder.compile().spec
+    # the join channel keeps the sources in the order add_edge got them
+    assert spec.node_triggers["c"] == ("branch:to:c", "join:b2+a:c")
+    pending = Pending(pull={"c": ("join:b2+a:c",)})
+    (task,) = plan_step(spec, pending, step=2, checkpoint_id="ck", namespace="")
+    assert task.triggers == ("branch:to:c", "join:b2+a:c")
 
 
 def test_plan_step_task_ids_are_deterministic_uuid_strings() -> None:

@@ -360,7 +360,8 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         for s, t in sorted(self.edges):
             edges.setdefault(s, []).append(t)
         joins = tuple(
-            JoinSpec(frozenset(starts), target) for starts, target in sorted(self.waiting_edges)
+            JoinSpec(frozenset(starts), target, tuple(starts))
+            for starts, target in sorted(self.waiting_edges)
         )
         joins_by_source: dict[str, list[JoinSpec]] = {}
         for join in joins:
@@ -384,6 +385,10 @@ class StateGraph(Generic[StateT, ContextT, InputT, OutputT]):
                 k: c.default
                 for k, c in channels.items()
                 if c.reducer is not None and c.default is not None
+            },
+            node_triggers={
+                n: tuple(sorted({f"branch:to:{n}", *(j.channel for j in joins if j.target == n)}))
+                for n in self.nodes
             },
         )
         return CompiledStateGraph(

@@ -9,6 +9,8 @@ itself starts.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +48,17 @@ class TaskContext:
     """Resume values for this task's ``interrupt()`` calls, in call order."""
     resume_map: dict[str, Any] = attrs.Factory(dict)
     """This resume's values by interrupt id (how nested graphs find theirs)."""
+    nested_calls: Iterator[int] = attrs.Factory(itertools.count)
+    """Numbers the graph runs this task starts: the n-th (n >= 1) saves and streams under
+    ``(*namespace, str(n))`` (as LangGraph), so two calls never share checkpoints."""
+    resuming: bool = False
+    """The task paused before and runs again: a nested graph continues where it paused."""
     interrupt_count: int = 0
     checkpointer: Any = None
     """The run's checkpointer, inherited by graphs invoked inside the node."""
+    checkpoint_map: dict[str, str] = attrs.Factory(dict)
+    """Namespace → checkpoint id of every enclosing graph the task runs from (its own
+    graph's included): nested graphs record it as their checkpoints' ``parents``."""
     stream_subgraphs: bool = False
     """Whether nested graphs' output reaches the consumer."""
     cancel_scope: Any = None

@@ -55,6 +55,8 @@ class RunInfo:
     """task id → resume values for its ``interrupt()`` calls."""
     resume_maps: Mapping[str, Mapping[str, Any]] = attrs.Factory(dict)
     """task id → {interrupt id: value} of the current resume."""
+    checkpoint_map: Mapping[str, str] = attrs.Factory(dict)
+    """Namespace → id of the checkpoints this step runs from (enclosing graphs too)."""
     loop_thread: int = attrs.Factory(threading.get_ident)
     token: Any = None
     cancel_scope: Any = None
@@ -67,7 +69,6 @@ class RunInfo:
     """``config["max_concurrency"]``: at most this many tasks of a step at once."""
     task_emitters: dict[str, Emitter] = attrs.Factory(dict)
     """Per-task buffers in deterministic mode (task id → emitter)."""
-    seen_messages: set[Any] = attrs.Factory(set)
     """Ids of messages already in ``messages`` mode (streamed or part of the input)."""
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
@@ -256,15 +257,10 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     if _lc.config_var() is not None:
         lc_config = config
         if "messages" in emitter.wants:
-            handler = _lc.make_handler(emitter, run.ns, ns_str, run.seen_messages)
-            callbacks = config.get("callbacks")
-            if callbacks is None:
-                callbacks = [handler]
-            elif isinstance(callbacks, list):
-                callbacks = [*callbacks, handler]
-            else:
-                callbacks = callbacks.copy()
-                callbacks.add_handler(handler, inherit=True)
+            handler = _lc.make_handler(emitter, run.ns, ns_str, run.emitter.message_ids())
+            callbacks = _lc.task_callbacks(
+                config.get("callbacks"), handler, config.get("tags") or [], config["metadata"]
+            )
             lc_config = config = {**config, "callbacks": callbacks}
     return TaskContext(
         config=config,
@@ -281,7 +277,9 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         token=run.token,
         resume=list(run.resume.get(task.id, ())),
         resume_map=dict(run.resume_maps.get(task.id, {})),
+        resuming=task.id in run.resume,
         checkpointer=run.checkpointer,
+        checkpoint_map=dict(run.checkpoint_map),
         stream_subgraphs=emitter.subgraphs,
         cancel_scope=run.cancel_scope,
         writer_ns=run.ns,
@@ -367,7 +365,7 @@ def _emit_output_messages(
     found = list(_lc.iter_messages(output))
     if not found:
         return
-    seen = run.seen_messages
+    seen = run.emitter.message_ids()
     seen.update(getattr(m, "id", None) for m in _lc.iter_messages(dict(snapshot)))
     metadata: dict[str, Any] = {"ls_integration": "langgraph", **ctx.config.get("metadata", {})}
     if ctx.config.get("tags"):

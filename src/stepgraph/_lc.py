@@ -11,7 +11,7 @@ from typing import Any
 
 from ._events import MessageEvent
 
-__all__ = ["config_var", "iter_messages", "make_handler"]
+__all__ = ["config_var", "iter_messages", "make_handler", "task_callbacks"]
 
 _handler_cls: Any = None
 
@@ -127,3 +127,25 @@ def _cls() -> Any:
 def make_handler(emitter: Any, ns: tuple[str, ...], ns_str: str, seen: set[Any]) -> Any:
     """A langchain callback handler streaming into ``emitter`` (langchain-core needed)."""
     return _cls()(emitter, ns, ns_str, seen)
+
+
+def task_callbacks(
+    callbacks: Any, handler: Any, tags: list[str], metadata: Mapping[str, Any]
+) -> Any:
+    """The ``callbacks`` of a task's config: the caller's callbacks plus ``handler``, in a
+    callback manager that hands the run's tags and the task's metadata (``langgraph_node``
+    and friends) down to every model call — also to calls that pass their own ``config``
+    with ``tags`` or ``metadata``, which would otherwise replace the task's."""
+    from langchain_core.callbacks import BaseCallbackManager, CallbackManager
+
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+    else:
+        handlers = [*(callbacks or ()), handler]
+        manager = CallbackManager(handlers=handlers, inheritable_handlers=handlers)
+    if tags:
+        manager.add_tags(tags, inherit=True)
+    if metadata:
+        manager.add_metadata(dict(metadata), inherit=True)
+    return manager

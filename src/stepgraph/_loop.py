@@ -27,7 +27,7 @@ from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
 from ._spec import START, GraphSpec, NodeSpec
 from ._writer import BufferEmitter, Emitter, NullEmitter
-from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError
+from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError, ParentCommand
 from .types import Command, Interrupt, Send
 
 if TYPE_CHECKING:
@@ -139,7 +139,10 @@ async def _run_graph(
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or limit < 1:
         raise ValueError("recursion_limit must be at least 1")
-    ns = parent.namespace if parent is not None else ()
+    ns: tuple[str, ...] = ()
+    if parent is not None:
+        index = next(parent.nested_calls)
+        ns = (*parent.namespace, str(index)) if index else parent.namespace
     checkpointer = graph.checkpointer
     if parent is not None and checkpointer is None:
         # a nested graph checkpoints with its host's saver, under the host task's namespace
@@ -152,7 +155,14 @@ async def _run_graph(
             }
             configurable["checkpoint_ns"] = "|".join(ns)
             config = {**config, "configurable": configurable}
-    persist = Persistence.create(checkpointer, config, spec, ns, durability, emitter, saves)
+    if parent is None and (config.get("configurable") or {}).get("checkpoint_ns"):
+        # a subgraph's config given to the host: the run is the host's (as LangGraph), and
+        # never saves host checkpoints among the subgraph's
+        config = {**config, "configurable": {**config["configurable"], "checkpoint_ns": ""}}
+    parents = dict(parent.checkpoint_map) if parent is not None else {}
+    persist = Persistence.create(
+        checkpointer, config, spec, ns, durability, emitter, saves, parents=parents
+    )
     run = RunInfo(
         spec=spec,
         emitter=emitter,
@@ -178,7 +188,8 @@ async def _run_graph(
         # bad input is rejected before the input checkpoint is saved
         _validate_input(spec, input)
         checked_input = input_writes(spec, input)
-    start = await persist.load(input, parent.resume_map if parent is not None else None)
+    resumed = parent is not None and parent.resuming
+    start = await persist.load(input, parent.resume_map if resumed and parent else None)
     values = start.values
     pending = start.pending
     step = start.step
@@ -258,6 +269,7 @@ async def _run_graph(
         )
         if not tasks:
             break
+        run.checkpoint_map = {**parents, "|".join(ns): persist.checkpoint_id}
         if not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
             await persist.flush()
@@ -268,6 +280,9 @@ async def _run_graph(
         if "tasks" in wants:
             for task in tasks:
                 await emitter.send(_start_event(run, task, values))
+            if not ns:
+                # a consumer that stops after the task-start chunks: the tasks never ran
+                await emitter.step_barrier()
         done_writes = persist.done_writes
         to_run = [t for t in tasks if t.id not in done_writes]
         if deterministic:
@@ -289,7 +304,7 @@ async def _run_graph(
             if isinstance(outcome, Interrupted):
                 if "updates" in wants:
                     await emitter.send(InterruptEvent(ns, outcome.interrupts))
-                if "values" in wants:
+                if "values" in wants and outcome.interrupts:  # not for a nested breakpoint
                     await emitter.send(
                         ValuesEvent(ns, ordered_values(spec, values), outcome.interrupts)
                     )
@@ -400,8 +415,8 @@ async def _release(run: RunInfo, tasks: Sequence[Task]) -> None:
 async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, step: int) -> None:
     """Before a task's exception reaches the caller: stream what LangGraph streams for it."""
     failed = run.failed
-    if failed is None or failed.error is not exc:
-        return
+    if failed is None or failed.error is not exc or isinstance(exc, ParentCommand):
+        return  # (a Command for the parent graph is no failure: it ends this graph's run)
     emitter, ns, task = run.emitter, run.ns, failed.task
     with anyio.CancelScope(shield=True):
         await persist.task_failed(task, exc)
@@ -409,7 +424,9 @@ async def _report_failure(run: RunInfo, persist: Persistence, exc: Exception, st
         if partial is not None and "updates" in emitter.wants:
             await emitter.send(UpdatesEvent(ns, task.name, update_chunk(partial)))
         if "tasks" in emitter.wants:
-            await emitter.send(TaskResultEvent(ns, step, task.id, task.name, exc, {}))
+            # a router failing after its node returned: the result shows the node's writes
+            result = _result_payload(partial) if partial is not None else {}
+            await emitter.send(TaskResultEvent(ns, step, task.id, task.name, exc, result))
 
 
 def merge_pending(a: Pending, b: Pending) -> Pending:
@@ -484,7 +501,7 @@ async def run_nested(
     result = await run_graph(
         graph, input, base, emitter, parent=parent, context=parent.runtime.context
     )
-    if result.interrupted and result.interrupts:
+    if result.interrupted:  # an interrupt() or a static breakpoint pauses the host too
         raise GraphInterrupt(result.interrupts)
     return result.values
 

@@ -216,10 +216,14 @@ class Persistence:
         durability: str | None,
         emitter: Emitter,
         saves: anyio.abc.TaskGroup | None = None,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> Persistence:
         if checkpointer is None or checkpointer is False:
             return Persistence(spec)
-        persist = SavedPersistence(checkpointer, config, spec, ns, durability, emitter)
+        persist = SavedPersistence(
+            checkpointer, config, spec, ns, durability, emitter, parents=parents
+        )
         if saves is not None and persist.durability == "async":
             persist.background = Background(saves)
         return persist
@@ -309,6 +313,8 @@ class SavedPersistence(Persistence):
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        *,
+        parents: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(spec)
         configurable = dict(config.get("configurable") or {})
@@ -339,6 +345,8 @@ class SavedPersistence(Persistence):
         """Saved with every checkpoint's metadata (not streamed: LangGraph's savers add it)."""
         self._announce: CheckpointEvent | None = None
         """The checkpoint a resumed run streams once the current values are out."""
+        self.parents = dict(parents or {})
+        """Namespace → checkpoint id of the enclosing graphs' checkpoints (nested runs)."""
         self.durability = durability or "async"
         self.background: Background | None = None
         """Set for durability "async": saves run while the next step does."""
@@ -363,14 +371,21 @@ class SavedPersistence(Persistence):
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
         saved = await self.saver.aget_tuple(self.config)
-        if (
-            nested_resume
-            and saved is not None
-            and not isinstance(input, Command)
-            and any(w.channel == INTERRUPT for w in saved.pending_writes)
-        ):
-            # the host task is being resumed: continue this subgraph where it paused
-            input = Command(resume=dict(nested_resume))
+        resuming = nested_resume is not None
+        if self.ns and not resuming and not isinstance(input, Command):
+            # a nested run its host task starts afresh: an earlier call in this task (or
+            # the original of a replayed step) may have left checkpoints here
+            saved = None
+        if resuming and saved is not None and not isinstance(input, Command):
+            # the host task is being resumed: continue this subgraph where it stopped;
+            # a finished one only reports its state, a paused one gets the host's answers
+            # (with none, as for invoke(None), it asks again)
+            paused = any(w.channel in (INTERRUPT, BREAKPOINT) for w in saved.pending_writes)
+            more = paused or PENDING in saved.checkpoint.channel_values
+            input = Command(resume=dict(nested_resume or {})) if more and nested_resume else None
+            from_host = True
+        else:
+            from_host = False
         if saved is None and "checkpoint_id" in self.config["configurable"]:
             raise ValueError(
                 f"No checkpoint {self.config['configurable']['checkpoint_id']!r} in thread "
@@ -450,7 +465,7 @@ class SavedPersistence(Persistence):
             breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
                 pending_here = [i for group in chans.get(INTERRUPT, []) for i in group]
-                if pending_here and ROUTES not in chans:
+                if INTERRUPT in chans and ROUTES not in chans:  # paused (or at a breakpoint)
                     interrupts[task_id] = pending_here
                     resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
                 elif ERROR in chans:
@@ -466,9 +481,11 @@ class SavedPersistence(Persistence):
                 pending_interrupts = [(tid, i) for tid, items in interrupts.items() for i in items]
                 if (
                     isinstance(value, dict)
-                    and value
-                    and all(any(i.id == k for _, i in pending_interrupts) for k in value)
+                    and all(map(_is_interrupt_id, value))
+                    and (pending_interrupts or not from_host)
                 ):
+                    # a resume map (as LangGraph: every key looks like an interrupt id;
+                    # interrupts it does not answer are raised again)
                     for tid, i in pending_interrupts:
                         if i.id in value:
                             resume.setdefault(tid, []).append(value[i.id])
@@ -484,6 +501,19 @@ class SavedPersistence(Persistence):
                     tid, first = pending_interrupts[0]
                     resume.setdefault(tid, []).append(value)
                     resume_maps.setdefault(tid, {})[first.id] = value
+                elif from_host and isinstance(value, dict) and value:
+                    # edited after it paused: the host task's answers go to the one task
+                    # the edit left pending (its interrupt id changed with the edit)
+                    assert saved is not None
+                    left = next_tasks(
+                        spec,
+                        saved.checkpoint.channel_values,
+                        saved.checkpoint.id,
+                        step,
+                        self.ns_str,
+                    )
+                    if len(left) == 1:
+                        resume[left[0].id] = list(value.values())
                 # a static breakpoint: Command(resume=...) just continues
                 for tid, values_ in resume.items():
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
@@ -605,7 +635,7 @@ class SavedPersistence(Persistence):
             ts=datetime.now(timezone.utc).isoformat(),
             channel_values=channel_values,
         )
-        metadata = {"source": source, "step": step, "parents": {}}
+        metadata = {"source": source, "step": step, "parents": dict(self.parents)}
         saved_metadata = {
             **metadata,
             **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
@@ -635,6 +665,20 @@ class SavedPersistence(Persistence):
         if self._announce is not None:
             event, self._announce = self._announce, None
             await self.emitter.send(event)
+
+    def _nested_config(self, task: Task) -> dict[str, Any] | None:
+        """Where a task that runs a graph keeps that graph's state (None for others)."""
+        from ._subgraphs import node_graph
+
+        if node_graph(task.node) is None:
+            return None
+        ns = f"{task.name}:{task.id}"
+        return {
+            "configurable": {
+                **({"thread_id": self.thread_id} if self.thread_id is not None else {}),
+                "checkpoint_ns": f"{self.ns_str}|{ns}" if self.ns_str else ns,
+            }
+        }
 
     def _checkpoint_event(
         self,
@@ -674,7 +718,7 @@ class SavedPersistence(Persistence):
                         {"value": i.value, "id": i.id, "response_schema": i.response_schema}
                         for i in (interrupts or {}).get(t.id, ())
                     ),
-                    "state": None,
+                    "state": self._nested_config(t),
                     **(
                         {"result": _start_result(self.spec, channel_values)}
                         if as_saved and t.name == "__start__"
@@ -791,3 +835,14 @@ class SavedPersistence(Persistence):
         for task_writes, task_id, target in writes:
             if target == self.checkpoint_id:
                 await self.saver.aput_writes(config, task_writes, task_id)
+
+
+def _is_interrupt_id(key: object) -> bool:
+    """Whether ``key`` has the shape of an interrupt id (32 hex digits)."""
+    if not isinstance(key, str) or len(key) != 32:
+        return False
+    try:
+        int(key, 16)
+    except ValueError:
+        return False
+    return True

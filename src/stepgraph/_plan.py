@@ -95,7 +95,7 @@ def plan_step(
                 id=task_id(checkpoint_id, namespace, step, name, path),
                 name=name,
                 path=path,
-                triggers=pull[name],
+                triggers=spec.node_triggers.get(name) or pull[name],
                 node=spec.nodes[name],
             )
         )

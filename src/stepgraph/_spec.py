@@ -34,10 +34,12 @@ class JoinSpec:
 
     sources: frozenset[str]
     target: str
+    order: tuple[str, ...] = ()
+    """The sources as given to ``add_edge`` (they name the join channel)."""
 
     @property
     def channel(self) -> str:
-        return f"join:{'+'.join(sorted(self.sources))}:{self.target}"
+        return f"join:{'+'.join(self.order or sorted(self.sources))}:{self.target}"
 
 
 @attrs.frozen
@@ -78,3 +80,6 @@ class GraphSpec:
     joins_by_source: Mapping[str, tuple[JoinSpec, ...]]
     reducer_defaults: Mapping[str, Callable[[], Any]]
     """Keys that exist from the first step on, with their initial value factory."""
+    node_triggers: Mapping[str, tuple[str, ...]] = attrs.Factory(dict)
+    """Every channel that can start a node, sorted: what its tasks report as their
+    ``triggers`` (LangGraph reports them all, not only the ones that fired)."""

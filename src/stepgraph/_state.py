@@ -24,6 +24,7 @@ from ._persist import (
 )
 from ._plan import Pending
 from ._spec import END, START, GraphSpec
+from ._subgraphs import graph_at, nested_nodes, node_graph
 from .errors import InvalidUpdateError
 from .types import Interrupt, PregelTask, StateSnapshot
 
@@ -54,7 +55,17 @@ def _thread_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"configurable": {k: v for k, v in configurable.items() if not k.startswith("__")}}
 
 
-def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> StateSnapshot:
+def _snapshot(
+    spec: GraphSpec,
+    saved: Any,
+    ns: str,
+    latest: bool = True,
+    nested: frozenset[str] | None = None,
+) -> StateSnapshot:
+    """``saved`` as a snapshot; ``nested`` names the nodes that run a graph (found
+    again when not given)."""
+    if nested is None:
+        nested = nested_nodes(spec)
     cv = saved.checkpoint.channel_values
     values = state_values(spec, cv)
     step = int(saved.metadata.get("step", -1))
@@ -76,18 +87,21 @@ def _snapshot(spec: GraphSpec, saved: Any, ns: str, latest: bool = True) -> Stat
         interrupts.extend(task_interrupts)
         error = chans.get(ERROR, [None])[-1]
         result = None
-        if chans and (completed or not task_interrupts) and ERROR not in chans:
+        paused = INTERRUPT in chans and not completed  # a nested graph's breakpoint too
+        if chans and ERROR not in chans and (completed or not (task_interrupts or paused)):
             writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
             result = dict(writes)
             done.append(TaskResult(task, writes, ()))
         if task.name == START and "__start__" in cv and isinstance(cv["__start__"], Mapping):
             result = {k: v for k, v in cv["__start__"].items() if k in spec.input_keys}
         state = None
-        if task.node.subgraph is not None:
+        if task.name in nested:
             state = {
                 "configurable": {
                     **{k: v for k, v in saved.config["configurable"].items() if k == "thread_id"},
-                    "checkpoint_ns": f"{task.name}:{task.id}",
+                    "checkpoint_ns": f"{ns}|{task.name}:{task.id}"
+                    if ns
+                    else f"{task.name}:{task.id}",
                 }
             }
         tasks.append(
@@ -119,40 +133,50 @@ async def aget_state(
     *,
     subgraphs: bool = False,
 ) -> StateSnapshot:
-    """The thread's state at its latest checkpoint (or at ``checkpoint_id``)."""
+    """The thread's state at its latest checkpoint (or at ``checkpoint_id``); with a
+    subgraph's ``checkpoint_ns``, that subgraph's state."""
     saver = _saver(graph)
     cfg = _thread_config(config)
+    ns = cfg["configurable"].get("checkpoint_ns", "")
+    graph = graph_at(graph, ns)
     saved = await saver.aget_tuple(cfg)
     if saved is None:
         return StateSnapshot({}, (), cfg, None, None, None, (), ())
-    snap = _snapshot(
-        graph.spec,
-        saved,
-        cfg["configurable"].get("checkpoint_ns", ""),
-        latest="checkpoint_id" not in cfg["configurable"],
-    )
-    if not subgraphs:
-        return snap
+    snap = _snapshot(graph.spec, saved, ns, latest="checkpoint_id" not in cfg["configurable"])
+    return await _with_subgraphs(graph, saver, snap, cfg) if subgraphs else snap
+
+
+async def _with_subgraphs(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    saver: Any,
+    snap: StateSnapshot,
+    cfg: Mapping[str, Any],
+) -> StateSnapshot:
+    """``snap`` with each subgraph task's ``state`` config replaced by that subgraph's
+    latest snapshot, at every level."""
     tasks = []
     for task in snap.tasks:
-        node = graph.spec.nodes.get(task.name)
-        if node is not None and node.subgraph is not None and task.state is not None:
+        sub = node_graph(graph.spec.nodes.get(task.name))
+        if sub is not None and isinstance(task.state, Mapping):
             sub_cfg = {
                 "configurable": {
-                    **cfg["configurable"],
+                    **{k: v for k, v in cfg["configurable"].items() if k != "checkpoint_id"},
                     "checkpoint_ns": task.state["configurable"]["checkpoint_ns"],
                 }
             }
-            sub_cfg["configurable"].pop("checkpoint_id", None)
-            sub = await saver.aget_tuple(sub_cfg)
-            if sub is not None:
-                task = task._replace(
-                    state=_snapshot(
-                        node.subgraph.spec, sub, sub_cfg["configurable"]["checkpoint_ns"]
-                    )
-                )
+            saved = await saver.aget_tuple(sub_cfg)
+            # a node calling several graphs: the one found may not be the one that saved
+            if saved is not None and _schedules_known_nodes(sub.spec, saved):
+                inner = _snapshot(sub.spec, saved, sub_cfg["configurable"]["checkpoint_ns"])
+                task = task._replace(state=await _with_subgraphs(sub, saver, inner, sub_cfg))
         tasks.append(task)
     return snap._replace(tasks=tuple(tasks))
+
+
+def _schedules_known_nodes(spec: GraphSpec, saved: Any) -> bool:
+    pending = decode_pending(saved.checkpoint.channel_values.get(PENDING))
+    names = {*pending.pull, *pending.deferred, *(send.node for send in pending.push)}
+    return names <= spec.nodes.keys()
 
 
 async def aget_state_history(
@@ -167,9 +191,11 @@ async def aget_state_history(
     saver = _saver(graph)
     cfg = _thread_config(config)
     ns = cfg["configurable"].get("checkpoint_ns", "")
+    spec = graph_at(graph, ns).spec
+    nested = nested_nodes(spec)
     async for saved in saver.alist(cfg, filter=filter, before=before, limit=limit):
         # history shows checkpoints as saved; get_state also folds in finished siblings
-        yield _snapshot(graph.spec, saved, ns, latest=False)
+        yield _snapshot(spec, saved, ns, latest=False, nested=nested)
 
 
 async def aupdate_state(
@@ -180,13 +206,21 @@ async def aupdate_state(
 ) -> dict[str, Any]:
     """Write ``values`` to the thread as if node ``as_node`` had returned them (through
     the reducers); the new checkpoint schedules what would run after that node.
-    Returns the new checkpoint's config."""
+    Returns the new checkpoint's config. With a subgraph's ``checkpoint_ns``, edits that
+    subgraph's state (a resumed run continues from the edit)."""
     from .checkpoint.base import Checkpoint, new_checkpoint_id
 
-    spec = graph.spec
     saver = _saver(graph)
     cfg = _thread_config(config)
+    ns = cfg["configurable"].get("checkpoint_ns", "")
+    spec = graph_at(graph, ns).spec
     saved = await saver.aget_tuple(cfg)
+    if saved is None and ns:
+        raise ValueError(
+            f"No checkpoint under checkpoint_ns {ns!r} in thread "
+            f"{cfg['configurable'].get('thread_id')!r}: a subgraph's state exists once it "
+            "ran; pass a config from get_state(config).tasks[i].state"
+        )
     if saved is None and "checkpoint_id" in cfg["configurable"]:
         raise ValueError(
             f"No checkpoint {cfg['configurable']['checkpoint_id']!r} in thread "
@@ -256,7 +290,11 @@ async def aupdate_state(
         parent["checkpoint_id"] = saved.checkpoint.id
     else:
         parent.pop("checkpoint_id", None)
-    metadata = with_caller_metadata({"source": "update", "step": step + 1, "parents": {}}, config)
+    # a subgraph's checkpoints keep naming the host checkpoints they belong to
+    parents = dict(saved.metadata.get("parents") or {}) if saved is not None else {}
+    metadata = with_caller_metadata(
+        {"source": "update", "step": step + 1, "parents": parents}, config
+    )
     new_config: dict[str, Any] = await saver.aput({"configurable": parent}, checkpoint, metadata)
     if saved is not None and any(
         w.task_id == BREAKPOINT and w.value == "before" for w in saved.pending_writes

@@ -33,6 +33,14 @@ class Emitter:
 
     wants: frozenset[str] = frozenset()
     subgraphs: bool = False
+    _message_ids: set[Any] | None = None
+
+    def message_ids(self) -> set[Any]:
+        """Ids of the messages this consumer has been sent in ``messages`` mode: nested
+        graphs streaming here share it, so a message is never streamed twice."""
+        if self._message_ids is None:
+            self._message_ids = set()
+        return self._message_ids
 
     async def send(self, event: Event) -> None:
         raise NotImplementedError
@@ -133,6 +141,9 @@ class BufferEmitter(Emitter):
         self.wants = parent.wants
         self.subgraphs = parent.subgraphs
         self.events: list[Event] = []
+
+    def message_ids(self) -> set[Any]:
+        return self.parent.message_ids()
 
     async def send(self, event: Event) -> None:
         self.events.append(event)

@@ -24,7 +24,16 @@ from .normalize import Normalizer, is_interrupt, sort_key
 APIS = ("sync", "asyncio", "trio")
 # Every case is compared in these modes: "invoke" compares the return value, the others
 # the chunks of stream(stream_mode=...).  A case may add ``extra_modes``.
-MODES = ("invoke", "updates", "values", "updates+values")
+MODES = (
+    "invoke",
+    "updates",
+    "values",
+    "updates+values",
+    "tasks",
+    # every chunk-producing mode at once, nested graphs included: the interleaving of
+    # modes within a step is compared too
+    "values+updates+custom+messages+tasks@sub",
+)
 
 # A run that takes longer than this is recorded as a HarnessTimeout error, so a
 # hanging engine fails one comparison instead of stalling the whole suite.

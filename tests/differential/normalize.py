@@ -25,6 +25,8 @@ from typing import Any
 HEX32_RE = re.compile(r"[0-9a-f]{32}")
 # pydantic puts its own version in error URLs; CI may run a different pydantic.
 PYDANTIC_URL_RE = re.compile(r"https://errors\.pydantic\.dev/[0-9.]+/")
+# debug-mode timestamps (datetime.isoformat() in UTC)
+TIMESTAMP_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # Exception classes of ``langgraph.errors``: a stepgraph exception is reported under the
@@ -135,6 +137,7 @@ class Normalizer:
         if value in self._interrupt_ids:
             return self._interrupt_ids[value]
         value = PYDANTIC_URL_RE.sub("https://errors.pydantic.dev/<version>/", value)
+        value = TIMESTAMP_RE.sub("<timestamp>", value)
         return UUID_RE.sub(self._uuid, value)
 
     # -- values --------------------------------------------------------------------

@@ -16,7 +16,8 @@ Each example runs in a subprocess (``runner.py``) with its imports rewritten
 * trio: the examples that ``await`` at top level also run with each such cell in
   ``trio.run`` (LangGraph's async API is asyncio-only; stepgraph's is not).
 
-Examples that need the LangGraph Platform server are skipped, naming their issue.
+The server examples (SDK client, cURL) run against ``stepgraph serve`` serving
+``examples/joke``; the JavaScript one is skipped (not Python; its Python twin runs).
 Examples that do not run on stepgraph yet are listed in ``PENDING`` with the reason and
 left out of the run (``SEED_EXAMPLES_PENDING=1`` runs them too, and they fail).
 """
@@ -28,8 +29,10 @@ import collections
 import concurrent.futures
 import inspect
 import os
+import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -320,9 +323,96 @@ def test_recording_covers_every_runnable_example() -> None:
     assert set(EXPECTED) == set(_ids())
 
 
+JOKE_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "joke"
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``stepgraph serve`` on ``examples/joke``, whose ``agent`` graph is the docs'
+    custom-data graph (``{"query": ...}`` in, custom chunks out)."""
+    pytest.importorskip("langgraph_sdk", reason=SERVER_REASON)
+    pytest.importorskip("hypercorn", reason=SERVER_REASON)
+    from server.conftest import ServerProcess  # tests/server: the suite's server fixture
+
+    db = tmp_path_factory.mktemp("seed-server") / "state.sqlite"
+    proc = ServerProcess("asyncio", str(db), config=Path("langgraph.json"), cwd=JOKE_EXAMPLE)
+    yield proc.url
+    assert proc.stop() == 0, proc.output()
+
+
+AGENT_OUTPUT = [
+    r"\{'run_id': '[0-9a-f-]{36}', 'attempt': 1\}",  # the SDK's first part: metadata
+    re.escape("{'custom_key': \"Looking up 'example'\"}"),
+    re.escape("{'custom_key': 'Found 3 results'}"),
+]
+
+
 @pytest.mark.parametrize("example_id", _ids("server"))
-def test_server_example(example_id: str) -> None:
-    pytest.skip(SERVER_REASON)
+def test_server_example(example_id: str, request: pytest.FixtureRequest) -> None:
+    """The server examples run against ``stepgraph serve``: the Python one with the
+    official async SDK client, the cURL one with curl (placeholders filled in)."""
+    ex = INV.example(example_id)
+    if ex.block.lang not in ("python", "bash"):
+        pytest.skip(f"{ex.block.lang or 'untyped'} block (its Python twin runs)")
+    url = request.getfixturevalue("agent_server")
+    if ex.block.lang == "python":
+        lines = _run_sdk_fragment(ex.source, url)
+    else:
+        lines = _run_curl(ex.source, url)
+    assert len(lines) == len(AGENT_OUTPUT), lines
+    for pattern, line in zip(AGENT_OUTPUT, lines, strict=True):
+        assert re.fullmatch(pattern, line), (pattern, line)
+
+
+def _run_sdk_fragment(source: str, url: str) -> list[str]:
+    """Run the fragment as the docs mean it: ``client``, ``thread_id`` and
+    ``assistant_id`` defined, top-level ``async for`` inside a coroutine."""
+    import asyncio
+    import contextlib
+    import io
+    import textwrap
+
+    from langgraph_sdk import get_client
+
+    body = "async def _example(client, thread_id, assistant_id):\n" + textwrap.indent(
+        source, "    "
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(body, "<seed example>", "exec"), namespace)
+
+    async def main() -> None:
+        async with get_client(url=url) as client:
+            thread = await client.threads.create()
+            await namespace["_example"](client, thread["thread_id"], "agent")  # type: ignore[operator]
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        asyncio.run(main())
+    return out.getvalue().splitlines()
+
+
+def _run_curl(source: str, url: str) -> list[str]:
+    """Run the cURL example (needs curl); the SSE ``data:`` lines, as Python reprs."""
+    import json
+    import shutil
+    import subprocess
+    import urllib.request
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    request = urllib.request.Request(f"{url}/threads", data=b"{}", method="POST")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        thread_id = json.load(response)["thread_id"]
+    command = source.replace("<DEPLOYMENT_URL>", url).replace("<THREAD_ID>", thread_id)
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=True
+    )
+    return [
+        repr(json.loads(line[len("data:") :]))
+        for line in done.stdout.splitlines()
+        if line.startswith("data:")
+    ]
 
 
 @pytest.mark.parametrize("example_id", _ids("magic"))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import anyio
 
-from stepgraph.config import get_stream_writer
+from stepgraph.config import get_config, get_stream_writer
 from stepgraph.graph import START, StateGraph
 from stepgraph.messages import astream_text
+from stepgraph.runtime import get_runtime
 from stepgraph.types import interrupt
 
 
@@ -90,3 +92,62 @@ async def speak(state: State) -> dict[str, Any]:
 
 talker = StateGraph(State).add_node(speak).add_edge(START, "speak").compile()
 nested_talker = StateGraph(State).add_node("voice", talker).add_edge(START, "voice").compile()
+
+
+class Seen(TypedDict, total=False):
+    text: str
+    seen: dict[str, Any]
+
+
+def look(state: Seen) -> dict[str, Any]:
+    """Reports what the run handed the graph: context, configurable, tags, metadata."""
+    config = get_config()
+    return {
+        "seen": {
+            "context": get_runtime().context,
+            "user": config.get("configurable", {}).get("user"),
+            "tags": config.get("tags"),
+            "run_id": config.get("metadata", {}).get("run_id"),
+            "env": os.environ.get("STEPGRAPH_TEST_ENV"),
+        }
+    }
+
+
+inspect_builder = StateGraph(Seen).add_node(look).add_edge(START, "look")
+
+
+def make_inspect(config: dict[str, Any]) -> Any:
+    """A factory (``module:attr`` in langgraph.json): called with the run's config."""
+    return inspect_builder.compile()
+
+
+class Memo(TypedDict, total=False):
+    user: str
+    text: str
+    notes: list[str]
+
+
+def remember(state: Memo) -> dict[str, Any]:
+    """A sync node (a worker thread) writing to the server's store."""
+    store = get_runtime().store
+    namespace = ("memos", state["user"])
+    count = len(store.search(namespace, limit=100))
+    store.put(namespace, f"memo-{count}", {"text": state["text"]})
+    return {}
+
+
+async def recall(state: Memo) -> dict[str, Any]:
+    """An async node reading it back."""
+    store = get_runtime().store
+    found = await store.asearch(("memos", state["user"]), limit=100)
+    return {"notes": sorted(item.value["text"] for item in found)}
+
+
+memory = (
+    StateGraph(Memo)
+    .add_node(remember)
+    .add_node(recall)
+    .add_edge(START, "remember")
+    .add_edge("remember", "recall")
+    .compile()
+)

@@ -30,6 +30,9 @@ GRAPHS = [
     "nested",
     "talker",
     "nested_talker",
+    "builder",
+    "factory",
+    "memory",
 ]
 JOKE = {"topic": "ice cream and cats", "joke": "This is a joke about ice cream and cats"}
 

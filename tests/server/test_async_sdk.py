@@ -168,3 +168,14 @@ def test_cli_help_and_config_errors(tmp_path: Path) -> None:
     assert broken.returncode == 2
     assert "is not 'path/to/file.py:attribute'" in broken.stderr
     assert CONFIG.parent == HERE
+    package = subprocess.run(
+        [sys.executable, "-m", "stepgraph", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert package.returncode == 0, package.stderr
+    assert "--n-jobs-per-worker" in package.stdout
+    zero = _cli("--config", str(CONFIG), "--n-jobs-per-worker", "0")
+    assert zero.returncode == 2
+    assert "must be 1 or more, not 0" in zero.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,10 +22,12 @@ from starlette.routing import Route
 import stepgraph
 
 from . import _json
+from ._assistants import merged_config, merged_context
 from ._config import GraphEntry
-from ._events import LogEntry, encode_sse, mode_of
+from ._events import EventLog, LogEntry, encode_sse, mode_of
 from ._http import ApiError, JSONResponse, StreamBody, Write
 from ._introspect import graph_json, schemas_json, subgraphs_json
+from ._items import namespace_of
 from ._runs import Manager, RunState, empty_thread_state, now_iso, thread_state_json
 from ._validate import check_uuid, run_kwargs, stream_modes
 
@@ -38,11 +39,15 @@ Handler = Callable[[Request], Awaitable[Response | StreamBody]]
 
 
 class Settings:
-    """Tunables of the HTTP layer (intervals in seconds)."""
+    """Tunables of the HTTP layer (intervals in seconds): SSE heartbeat, wait/join
+    keep-alive, and how long a stream gathers a burst of events into one write."""
 
-    def __init__(self, *, heartbeat: float = 5.0, keepalive: float = 5.0) -> None:
+    def __init__(
+        self, *, heartbeat: float = 5.0, keepalive: float = 5.0, coalesce: float = 0.002
+    ) -> None:
         self.heartbeat = heartbeat
         self.keepalive = keepalive
+        self.coalesce = coalesce
 
 
 def _json_response(
@@ -130,29 +135,16 @@ class Api:
 
     # -- lookups ---------------------------------------------------------------
 
-    def _assistant_for_run(self, value: str) -> GraphEntry:
-        m = self.m
-        if value in m.graphs:
-            return m.graphs[value]
-        try:
-            key = str(uuid.UUID(value))
-        except ValueError:
-            raise ApiError(
-                422,
-                f"Invalid assistant: '{value}'. Must be either:\n- A valid assistant UUID, or\n"
-                f"- One of the registered graphs: {', '.join(m.graphs)}",
-            ) from None
-        entry = m.by_assistant.get(key)
-        if entry is None:
-            raise ApiError(404, "Thread or assistant not found.")
-        return entry
-
-    def _assistant(self, request: Request) -> GraphEntry:
+    def _assistant(self, request: Request) -> dict[str, Any]:
         assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
-        entry = self.m.by_assistant.get(str(uuid.UUID(assistant_id)))
+        return self.m.assistants.get(assistant_id)
+
+    def _assistant_graph(self, request: Request) -> tuple[dict[str, Any], GraphEntry]:
+        record = self._assistant(request)
+        entry = self.m.assistants.entry(record)
         if entry is None:
-            raise ApiError(404, f"Assistant with ID {assistant_id} not found")
-        return entry
+            raise ApiError(404, f"Graph '{record['graph_id']}' is not served (see langgraph.json)")
+        return record, entry
 
     def _thread(self, request: Request, *, runs: bool = False) -> dict[str, Any]:
         thread_id = check_uuid(request.path_params["thread_id"], "thread")
@@ -190,45 +182,108 @@ class Api:
 
     # -- assistants ------------------------------------------------------------
 
-    def _assistants(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        items = [self.m.assistant_json(e) for e in self.m.graphs.values()]
-        if body.get("graph_id"):
-            items = [a for a in items if a["graph_id"] == body["graph_id"]]
-        if body.get("name"):
-            needle = str(body["name"]).lower()
-            items = [a for a in items if needle in a["name"].lower()]
-        return [a for a in items if _matches(a["metadata"], body.get("metadata"))]
-
     async def assistants_search(self, request: Request) -> Response:
         body = await _body(request)
-        items = _sorted(self._assistants(body), body, "created_at")
+        items = _sorted(self.m.assistants.search(body), body, "created_at")
         page, headers = _page(items, body)
         return _json_response(_select(page, body.get("select")), headers=headers)
 
     async def assistants_count(self, request: Request) -> Response:
-        return _json_response(len(self._assistants(await _body(request))))
+        return _json_response(len(self.m.assistants.search(await _body(request))))
+
+    async def assistants_create(self, request: Request) -> Response:
+        record = self.m.assistants.create(await _body(request), now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
 
     async def assistant_get(self, request: Request) -> Response:
-        return _json_response(self.m.assistant_json(self._assistant(request)))
+        return _json_response(self._assistant(request))
+
+    async def assistant_patch(self, request: Request) -> Response:
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        record = self.m.assistants.update(assistant_id, await _body(request), now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
+
+    async def assistant_delete(self, request: Request) -> Response:
+        record = self._assistant(request)
+        assistant_id = record["assistant_id"]
+        m = self.m
+        for run in [r for r in m.runs.values() if r["assistant_id"] == assistant_id]:
+            rs = m.live.get(run["run_id"])
+            if rs is not None:
+                await m.cancel(rs, "interrupt", wait=True)
+            m.runs.pop(run["run_id"], None)
+            m.store.delete_run(run["run_id"])
+        if _flag(request.query_params.get("delete_threads")):
+            for thread in list(m.threads.values()):
+                if (thread.get("metadata") or {}).get("assistant_id") == assistant_id:
+                    await m.delete_thread(thread["thread_id"])
+        m.assistants.delete(assistant_id)
+        await m.store.flush()
+        return Response(status_code=204)
 
     async def assistant_versions(self, request: Request) -> Response:
-        return _json_response([self.m.assistant_json(self._assistant(request))])
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        body = await _body(request)
+        page, headers = _page(self.m.assistants.history(assistant_id, body), body)
+        return _json_response(page, headers=headers)
+
+    async def assistant_latest(self, request: Request) -> Response:
+        assistant_id = check_uuid(request.path_params["assistant_id"], "assistant")
+        body = await _body(request)
+        if "version" not in body:
+            raise ApiError(422, '"version" is a required property')
+        record = self.m.assistants.set_latest(assistant_id, body["version"], now_iso())
+        await self.m.store.flush()
+        return _json_response(record)
 
     async def assistant_graph(self, request: Request) -> Response:
-        entry = self._assistant(request)
-        async with entry.graph({}, self.m.saver) as graph:
+        record, entry = self._assistant_graph(request)
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(graph_json(graph))
 
     async def assistant_schemas(self, request: Request) -> Response:
-        entry = self._assistant(request)
-        async with entry.graph({}, self.m.saver) as graph:
+        record, entry = self._assistant_graph(request)
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(schemas_json(entry.graph_id, graph))
 
     async def assistant_subgraphs(self, request: Request) -> Response:
-        entry = self._assistant(request)
+        record, entry = self._assistant_graph(request)
         namespace = request.path_params.get("namespace")
-        async with entry.graph({}, self.m.saver) as graph:
+        async with entry.graph(record["config"], self.m.saver) as graph:
             return _json_response(subgraphs_json(graph, namespace))
+
+    # -- store -----------------------------------------------------------------
+
+    async def store_put(self, request: Request) -> Response:
+        self.m.items.put(await _body(request), now_iso())
+        await self.m.store.flush()
+        return Response(status_code=204)
+
+    async def store_get(self, request: Request) -> Response:
+        q = request.query_params
+        namespace = namespace_of(q.get("namespace", "").split(".") if q.get("namespace") else [])
+        key = q.get("key")
+        if not key:
+            raise ApiError(422, "Pass the item's key: GET /store/items?namespace=a.b&key=...")
+        return _json_response(self.m.items.get(namespace, key))
+
+    async def store_delete(self, request: Request) -> Response:
+        self.m.items.delete(await _body(request))
+        await self.m.store.flush()
+        return Response(status_code=204)
+
+    async def store_search(self, request: Request) -> Response:
+        body = await _body(request)
+        page, _ = _page(self.m.items.search(body), body)
+        return _json_response({"items": page})
+
+    async def store_namespaces(self, request: Request) -> Response:
+        body = await _body(request)
+        found = self.m.items.namespaces(body)
+        page, _ = _page(found, {"limit": body.get("limit", 100), "offset": body.get("offset")})
+        return _json_response({"namespaces": page})
 
     # -- threads ---------------------------------------------------------------
 
@@ -302,6 +357,31 @@ class Api:
 
     async def threads_count(self, request: Request) -> Response:
         return _json_response(len(self._threads(await _body(request))))
+
+    async def threads_prune(self, request: Request) -> Response:
+        """``delete`` the threads, or ``keep_latest``: keep only their latest checkpoint."""
+        body = await _body(request)
+        ids = body.get("thread_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(422, '"thread_ids" is a required property (a list of thread ids)')
+        strategy = body.get("strategy") or "delete"
+        if strategy not in ("delete", "keep_latest"):
+            raise ApiError(
+                422,
+                f"{strategy!r} is not one of ['delete', 'keep_latest']\n\nOn instance['strategy']",
+            )
+        pruned = 0
+        for thread_id in ids:
+            if thread_id not in self.m.threads:
+                continue
+            if self.m.is_busy(thread_id):
+                raise ApiError(409, f"Thread {thread_id} is busy: a run is pending or running")
+            if strategy == "delete":
+                await self.m.delete_thread(thread_id)
+            else:
+                await self.m.keep_latest_checkpoint(thread_id)
+            pruned += 1
+        return _json_response({"pruned_count": pruned})
 
     async def thread_copy(self, request: Request) -> Response:
         thread = self._thread(request)
@@ -398,10 +478,39 @@ class Api:
 
     # -- runs ------------------------------------------------------------------
 
-    async def _new_run(self, request: Request, *, stream: bool, thread_less: bool) -> RunState:
+    async def _new_run(
+        self, request: Request, *, stream: bool, thread_less: bool, durable: bool
+    ) -> RunState:
+        """Check the body, resolve assistant and thread, record and queue the run;
+        ``durable``: commit before it starts (background runs)."""
         body = await _body(request)
+        checked = self._checked_run(body, stream=stream, thread_less=thread_less)
+        path_thread = None if thread_less else request.path_params["thread_id"]
+        return await self._create_run(body, checked, path_thread, durable=durable)
+
+    def _checked_run(
+        self, body: Mapping[str, Any], *, stream: bool, thread_less: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], GraphEntry]:
+        """A run body's options (assistant config merged in), assistant and graph."""
         kwargs = run_kwargs(body, stream=stream, thread_less=thread_less)
-        entry = self._assistant_for_run(body["assistant_id"])
+        assistant = self.m.assistants.for_run(body["assistant_id"])
+        entry = self.m.assistants.entry(assistant)
+        if entry is None:
+            raise ApiError(404, "Thread or assistant not found.")
+        kwargs["config"] = merged_config(assistant, kwargs["config"])
+        kwargs["context"] = merged_context(assistant, kwargs["context"])
+        return kwargs, assistant, entry
+
+    async def _create_run(
+        self,
+        body: Mapping[str, Any],
+        checked: tuple[dict[str, Any], dict[str, Any], GraphEntry],
+        path_thread: str | None,
+        *,
+        durable: bool,
+    ) -> RunState:
+        kwargs, assistant, entry = checked
+        thread_less = path_thread is None
         metadata = body.get("metadata")
         strategy = body.get("multitask_strategy") or "enqueue"
         m = self.m
@@ -409,13 +518,13 @@ class Api:
             if body.get(key):
                 logger.info("run option %r accepted and ignored by stepgraph serve", key)
         if thread_less:
-            thread = await m.create_thread(None, {"graph_id": entry.graph_id})
+            thread = await m.create_thread(None, {"graph_id": entry.graph_id}, flush=False)
             thread_id = thread["thread_id"]
         else:
-            thread_id = check_uuid(request.path_params["thread_id"], "thread")
+            thread_id = check_uuid(str(path_thread), "thread")
             if thread_id not in m.threads:
                 if body.get("if_not_exists") == "create":
-                    await m.create_thread(thread_id, {})
+                    await m.create_thread(thread_id, {}, flush=False)
                 else:
                     raise ApiError(404, "Thread or assistant not found.")
             if strategy == "reject" and m.is_busy(thread_id):
@@ -425,7 +534,13 @@ class Api:
                     "different multitask strategy.",
                 )
         return await m.create_run(
-            thread_id, entry, kwargs, metadata=metadata, multitask_strategy=strategy
+            thread_id,
+            entry,
+            kwargs,
+            metadata=metadata,
+            multitask_strategy=strategy,
+            assistant_id=assistant["assistant_id"],
+            durable=durable,
         )
 
     def _locations(self, rs: RunState, *, thread_less: bool, kind: str) -> dict[str, str]:
@@ -439,15 +554,14 @@ class Api:
 
     def _sse(
         self,
-        rs: RunState,
+        log: EventLog,
         *,
+        resumable: bool,
         cursor: int,
         modes: list[str] | None,
-        cancel_on_disconnect: bool,
+        on_disconnect: Callable[[], None] | None,
         headers: Mapping[str, str],
     ) -> StreamBody:
-        log = rs.log
-        resumable = bool(rs.kwargs.get("stream_resumable"))
         wanted = None
         if modes:
             wanted = {"metadata", "error"}
@@ -467,14 +581,9 @@ class Api:
             async def heartbeat() -> None:
                 await write(b": heartbeat\r\n\r\n")
 
-            await log.follow(cursor, emit, heartbeat, self.settings.heartbeat)  # type: ignore[arg-type]
-
-        def disconnected() -> None:
-            if cancel_on_disconnect and not rs.done.is_set():
-                rs.cancel_action = rs.cancel_action or "interrupt"
-                rs.scope.cancel()
-                if not rs.started:
-                    self._cancel_later(rs)
+            await log.follow(
+                cursor, emit, heartbeat, self.settings.heartbeat, self.settings.coalesce
+            )
 
         sse_headers = {
             "Cache-Control": "no-store",
@@ -485,8 +594,22 @@ class Api:
             produce,
             media_type="text/event-stream; charset=utf-8",
             headers=sse_headers,
-            on_disconnect=disconnected,
+            on_disconnect=on_disconnect,
         )
+
+    def _canceller(self, rs: RunState, cancel_on_disconnect: bool) -> Callable[[], None] | None:
+        """What to do when the client of ``rs``'s stream or wait goes away."""
+        if not cancel_on_disconnect:
+            return None
+
+        def disconnected() -> None:
+            if not rs.done.is_set():
+                rs.cancel_action = rs.cancel_action or "interrupt"
+                rs.scope.cancel()
+                if not rs.started:
+                    self._cancel_later(rs)
+
+        return disconnected
 
     def _cancel_later(self, rs: RunState) -> None:
         tg = self.m._tg
@@ -513,31 +636,28 @@ class Api:
                 output = await fallback() if fallback is not None else None
             await write(_json.dumps(output))
 
-        def disconnected() -> None:
-            if rs is not None and cancel_on_disconnect and not rs.done.is_set():
-                rs.cancel_action = rs.cancel_action or "interrupt"
-                rs.scope.cancel()
-                if not rs.started:
-                    self._cancel_later(rs)
-
         return StreamBody(
-            produce, media_type="application/json", headers=headers, on_disconnect=disconnected
+            produce,
+            media_type="application/json",
+            headers=headers,
+            on_disconnect=self._canceller(rs, cancel_on_disconnect) if rs is not None else None,
         )
 
     async def runs_stream(self, request: Request) -> StreamBody:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=True, thread_less=thread_less)
+        rs = await self._new_run(request, stream=True, thread_less=thread_less, durable=False)
         return self._sse(
-            rs,
+            rs.log,
+            resumable=bool(rs.kwargs.get("stream_resumable")),
             cursor=-1,
             modes=None,
-            cancel_on_disconnect=rs.kwargs["on_disconnect"] == "cancel",
+            on_disconnect=self._canceller(rs, rs.kwargs["on_disconnect"] == "cancel"),
             headers=self._locations(rs, thread_less=thread_less, kind="stream"),
         )
 
     async def runs_wait(self, request: Request) -> StreamBody:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=False, thread_less=thread_less)
+        rs = await self._new_run(request, stream=False, thread_less=thread_less, durable=False)
         return self._wait_body(
             rs,
             headers=self._locations(rs, thread_less=thread_less, kind="wait"),
@@ -546,9 +666,26 @@ class Api:
 
     async def runs_create(self, request: Request) -> Response:
         thread_less = "thread_id" not in request.path_params
-        rs = await self._new_run(request, stream=False, thread_less=thread_less)
+        rs = await self._new_run(request, stream=False, thread_less=thread_less, durable=True)
         headers = {"Content-Location": f"/threads/{rs.thread_id}/runs/{rs.run_id}"}
         return _json_response(rs.record, headers=headers)
+
+    async def runs_batch(self, request: Request) -> Response:
+        """Thread-less background runs, one per body; all are checked before any starts."""
+        raw = await request.body()
+        try:
+            bodies = _json.loads(raw) if raw.strip() else None
+        except ValueError:
+            raise ApiError(422, "Invalid JSON in request body") from None
+        if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
+            raise ApiError(422, "The body must be a JSON array of run objects")
+        checked = [self._checked_run(b, stream=False, thread_less=True) for b in bodies]
+        runs = []
+        for body, options in zip(bodies, checked, strict=True):
+            rs = await self._create_run(body, options, None, durable=False)
+            runs.append(dict(rs.record))  # as created: pending
+        await self.m.store.flush()
+        return _json_response(runs)
 
     async def runs_list(self, request: Request) -> Response:
         thread = self._thread(request)
@@ -569,7 +706,8 @@ class Api:
         if rs is not None:
             await self.m.cancel(rs, "interrupt", wait=True)
         self.m.runs.pop(run["run_id"], None)
-        await self.m.store.delete_run(run["run_id"])
+        self.m.store.delete_run(run["run_id"])
+        await self.m.store.flush()
         return Response(status_code=204)
 
     async def _final_from_thread(self, thread_id: str) -> Any:
@@ -609,30 +747,38 @@ class Api:
             if found is None and self.m.run_state(run_id) is None:
                 raise ApiError(404, f"Run with ID {run_id} not found")
             run = found or self.m.run_state(run_id).record  # type: ignore[union-attr]
-        rs = self.m.run_state(run["run_id"])
         q = request.query_params
         modes = [m for m in q.getlist("stream_mode") if m]
         if len(modes) == 1 and modes[0].startswith("["):
             modes = list(_json.loads(modes[0]))
         checked = stream_modes(modes) if modes else None
-        cancel = _flag(q.get("cancel_on_disconnect"))
-        if rs is None:  # finished long ago (or before a restart): nothing to replay
-
-            async def nothing(write: Write) -> None:
-                return None
-
-            return StreamBody(nothing, media_type="text/event-stream; charset=utf-8")
         last = request.headers.get("last-event-id")
+        cursor = -1
         if last:
             try:
                 cursor = int(last.rsplit("-", 1)[-1])
             except ValueError:
-                raise ApiError(422, f"Invalid Last-Event-ID: {last!r}") from None
-        elif rs.kwargs.get("stream_resumable"):
-            cursor = -1
-        else:
-            cursor = rs.log.next_seq - 1  # live events only, as the reference
-        return self._sse(rs, cursor=cursor, modes=checked, cancel_on_disconnect=cancel, headers={})
+                raise ApiError(
+                    422,
+                    f"Invalid Last-Event-ID: {last!r} (pass the id of the last event received, "
+                    "e.g. 1795236836986-12)",
+                ) from None
+        log = await self.m.event_log(run)
+        if log is None:  # a finished run that was not resumable: nothing live to send
+            log = EventLog.restored([], "0")
+        resumable = bool(run["kwargs"].get("stream_resumable"))
+        if not resumable and not last:
+            cursor = log.next_seq - 1  # live events only, as the reference
+        rs = self.m.live.get(run["run_id"])
+        cancel = rs is not None and _flag(q.get("cancel_on_disconnect"))
+        return self._sse(
+            log,
+            resumable=resumable,
+            cursor=cursor,
+            modes=checked,
+            on_disconnect=self._canceller(rs, cancel) if rs is not None else None,
+            headers={},
+        )
 
     async def run_cancel(self, request: Request) -> Response | StreamBody:
         try:
@@ -707,9 +853,13 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
         Route("/", api.ok, methods=["GET"]),
         Route("/ok", api.ok, methods=["GET"]),
         Route("/info", api.info, methods=["GET"]),
+        Route("/assistants", api.assistants_create, methods=["POST"]),
         Route("/assistants/search", api.assistants_search, methods=["POST"]),
         Route("/assistants/count", api.assistants_count, methods=["POST"]),
         Route("/assistants/{assistant_id}", api.assistant_get, methods=["GET"]),
+        Route("/assistants/{assistant_id}", api.assistant_patch, methods=["PATCH"]),
+        Route("/assistants/{assistant_id}", api.assistant_delete, methods=["DELETE"]),
+        Route("/assistants/{assistant_id}/latest", api.assistant_latest, methods=["POST"]),
         Route("/assistants/{assistant_id}/graph", api.assistant_graph, methods=["GET"]),
         Route("/assistants/{assistant_id}/schemas", api.assistant_schemas, methods=["GET"]),
         Route("/assistants/{assistant_id}/subgraphs", api.assistant_subgraphs, methods=["GET"]),
@@ -719,9 +869,15 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
             methods=["GET"],
         ),
         Route("/assistants/{assistant_id}/versions", api.assistant_versions, methods=["POST"]),
+        Route("/store/items", api.store_put, methods=["PUT"]),
+        Route("/store/items", api.store_get, methods=["GET"]),
+        Route("/store/items", api.store_delete, methods=["DELETE"]),
+        Route("/store/items/search", api.store_search, methods=["POST"]),
+        Route("/store/namespaces", api.store_namespaces, methods=["POST"]),
         Route("/threads", api.threads_create, methods=["POST"]),
         Route("/threads/search", api.threads_search, methods=["POST"]),
         Route("/threads/count", api.threads_count, methods=["POST"]),
+        Route("/threads/prune", api.threads_prune, methods=["POST"]),
         Route(T, api.thread_get, methods=["GET"]),
         Route(T, api.thread_patch, methods=["PATCH"]),
         Route(T, api.thread_delete, methods=["DELETE"]),
@@ -744,6 +900,7 @@ def create_app(manager: Manager, settings: Settings | None = None) -> Starlette:
         Route("/runs/stream", api.runs_stream, methods=["POST"]),
         Route("/runs/wait", api.runs_wait, methods=["POST"]),
         Route("/runs/cancel", api.runs_cancel_many, methods=["POST"]),
+        Route("/runs/batch", api.runs_batch, methods=["POST"]),
         Route("/runs/{run_id}/stream", api.run_join_stream, methods=["GET"]),
     ]
 

@@ -61,6 +61,7 @@ class GraphEntry:
     obj: Any = None
     """The loaded attribute (graph, builder or factory)."""
     _static: CompiledStateGraph[Any, Any, Any, Any] | None = None
+    _store: Any = None
 
     @property
     def assistant_id(self) -> str:
@@ -70,10 +71,12 @@ class GraphEntry:
     def is_factory(self) -> bool:
         return self._static is None
 
-    def load(self, checkpointer: Any) -> None:
-        """Import the attribute; compile or copy a static graph with ``checkpointer``."""
+    def load(self, checkpointer: Any, store: Any = None) -> None:
+        """Import the attribute; compile or copy a static graph with ``checkpointer``
+        (and the server's ``store``, which nodes see as ``runtime.store``)."""
         self.obj = _import_attr(self.source, self.base_dir, self.graph_id)
-        static = _as_compiled(self.obj, checkpointer)
+        self._store = store
+        static = _as_compiled(self.obj, checkpointer, store)
         if static is None and not callable(self.obj):
             raise ConfigError(
                 f"Graph {self.graph_id!r} ({self.source}) is a {type(self.obj).__name__}, not a "
@@ -95,7 +98,7 @@ class GraphEntry:
                 made = await stack.enter_async_context(made)
             elif hasattr(made, "__enter__") and not hasattr(made, "astream"):
                 made = stack.enter_context(made)
-            compiled = _as_compiled(made, checkpointer)
+            compiled = _as_compiled(made, checkpointer, self._store)
             if compiled is None:
                 raise ConfigError(
                     f"The factory of graph {self.graph_id!r} returned a "
@@ -104,13 +107,17 @@ class GraphEntry:
             yield compiled
 
 
-def _as_compiled(obj: Any, checkpointer: Any) -> CompiledStateGraph[Any, Any, Any, Any] | None:
+def _as_compiled(
+    obj: Any, checkpointer: Any, store: Any = None
+) -> CompiledStateGraph[Any, Any, Any, Any] | None:
     if isinstance(obj, StateGraph):
-        return obj.compile(checkpointer=checkpointer)
+        return obj.compile(checkpointer=checkpointer, store=store)
     if isinstance(obj, CompiledStateGraph):
-        # A shallow copy shares the frozen spec; only the saver changes (the server's).
+        # A shallow copy shares the frozen spec; only the saver and store change.
         graph = copy.copy(obj)
         graph.checkpointer = checkpointer
+        if store is not None and graph.store is None:
+            graph.store = store
         return graph
     return None
 

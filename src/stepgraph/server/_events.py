@@ -9,15 +9,16 @@ same log).
 
 Bounded: a log keeps its last ``capacity`` events (``--stream-log-size``, default
 10 000). A reader whose cursor is older than the oldest event kept continues from the
-oldest kept one (the gap is logged); a run's log stays readable after the run ends while
-the server keeps the run among its recent runs (see ``_runs``).
+oldest kept one (the gap is logged). A finished resumable run's log is stored in the
+database with the run (see ``_runs`` and ``_store``), so it stays readable after the run
+ended and after a restart.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import attrs
@@ -59,6 +60,19 @@ class EventLog:
         self.closed = False
         self._changed = anyio.Event()
 
+    @classmethod
+    def restored(cls, entries: list[LogEntry], id_prefix: str) -> EventLog:
+        """A closed log holding a finished run's stored events."""
+        log = cls(max(1, len(entries)), id_prefix)
+        log._entries.extend(entries)
+        log.next_seq = entries[-1].seq + 1 if entries else 0
+        log.closed = True
+        return log
+
+    def entries(self) -> list[LogEntry]:
+        """Every entry still kept, oldest first."""
+        return list(self._entries)
+
     def event_id(self, seq: int) -> str:
         return f"{self.id_prefix}-{seq}"
 
@@ -95,9 +109,10 @@ class EventLog:
     async def follow(
         self,
         cursor: int,
-        emit: Callable[[Iterable[LogEntry]], Awaitable[None]],
+        emit: Callable[[list[LogEntry]], Awaitable[None]],
         heartbeat: Callable[[], Awaitable[None]],
         interval: float,
+        coalesce: float = 0.0,
     ) -> None:
         """Hand every entry after ``cursor`` to ``emit`` in order, until the log closes;
         call ``heartbeat`` after ``interval`` idle seconds."""
@@ -116,3 +131,6 @@ class EventLog:
                 idle = False
             if idle:
                 await heartbeat()
+            elif coalesce > 0 and not self.closed:
+                # a run emits in bursts: gather the rest of this one into the same write
+                await anyio.sleep(coalesce)

@@ -7,10 +7,15 @@ at a time: later runs wait in its FIFO queue (``multitask_strategy="enqueue"``),
 cancel the current ones first (``interrupt`` / ``rollback``), or are refused
 (``reject``). The engine holds the checkpointer's thread lease while a run executes,
 so two server processes sharing a database never run the same thread at once (the
-second run fails with ``ThreadBusyError``).
+second run fails with ``ThreadBusyError``). At most ``workers`` runs execute at once
+(``--n-jobs-per-worker``, as ``langgraph dev``); the others stay ``pending`` (their
+streams are open and have their ``metadata`` event) until a worker is free, so a burst
+of runs cannot starve request handling.
 
-Final statuses are stored (and written to the database) *before* a run's event log
-closes, so a client whose stream just ended always reads the final status.
+Final statuses are stored (and committed to the database) *before* a run's event log
+closes, so a client whose stream just ended always reads the final status. The events of
+a finished resumable run are committed with it, so ``Last-Event-ID`` reconnects and
+replays work once the run ended, and after a restart (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from stepgraph.errors import StepgraphError
 from stepgraph.types import Command, Interrupt, Send, StateSnapshot
 
 from . import _json
+from ._assistants import Assistants
 from ._config import GraphEntry
-from ._events import EventLog
-from ._store import MetaStore
+from ._events import EventLog, LogEntry
+from ._items import Items
+from ._store import MetaStore, StoredEvent
 
 __all__ = ["Manager", "RunState", "now_iso", "thread_state_json"]
 
@@ -221,9 +228,12 @@ class Manager:
         *,
         log_size: int = 10_000,
         recent_runs: int = 256,
+        workers: int = 32,
     ) -> None:
         self.graphs = {g.graph_id: g for g in graphs}
-        self.by_assistant = {g.assistant_id: g for g in graphs}
+        self._by_system_id = {g.assistant_id: g for g in graphs}
+        self.assistants = Assistants(graphs, store, now_iso())
+        self.items = Items(store)
         self.saver = saver
         self.store = store
         self.log_size = log_size
@@ -233,15 +243,18 @@ class Manager:
         self.live: dict[str, RunState] = {}
         self._finished: OrderedDict[str, RunState] = OrderedDict()
         self._slots: dict[str, _Slot] = {}
-        self.assistants_created = now_iso()
         self._tg: anyio.abc.TaskGroup | None = None
         self._closing = False
+        self._workers = anyio.CapacityLimiter(workers)
 
     # -- lifetime --------------------------------------------------------------
 
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
         """Load records, fix runs a previous process left behind, start queued ones."""
         self._tg = tg
+        tg.start_soon(self.store.writer, name="stepgraph server database writer")
+        self.assistants.restore(await self.store.load_assistants())
+        self.items.restore(await self.store.load_items())
         threads, runs = await self.store.load()
         for thread in threads:
             self.threads[thread["thread_id"]] = thread
@@ -251,7 +264,7 @@ class Manager:
             if run["status"] == "running":
                 run["status"] = "error"
                 run["updated_at"] = now_iso()
-                await self.store.put_run(run)
+                self.store.put_run(run)
                 stale = self.threads.get(run["thread_id"])
                 if stale is not None:
                     thread = stale
@@ -260,16 +273,17 @@ class Manager:
                         "error": "ServerRestart",
                         "message": "the server stopped while this run was running",
                     }
-                    await self.store.put_thread(thread)
+                    self.store.put_thread(thread)
             elif run["status"] == "pending":
                 requeue.append(run)
         for run in requeue:
-            entry = self.by_assistant.get(run["assistant_id"])
+            entry = self.entry_for_assistant(run["assistant_id"])
             if entry is None or run["thread_id"] not in self.threads:
                 run["status"] = "error"
-                await self.store.put_run(run)
+                self.store.put_run(run)
                 continue
             self._enqueue(self._state_for(run, entry))
+        await self.store.flush()
 
     async def shutdown(self) -> None:
         """Cancel every run (they end ``interrupted``) and wait for them to stop; queued
@@ -281,25 +295,33 @@ class Manager:
         for rs in list(self.live.values()):
             if rs.started:
                 await rs.done.wait()
+        await self.store.flush()
 
     # -- lookups ---------------------------------------------------------------
 
-    def assistant_json(self, entry: GraphEntry) -> dict[str, Any]:
-        return {
-            "assistant_id": entry.assistant_id,
-            "graph_id": entry.graph_id,
-            "config": {},
-            "context": {},
-            "metadata": {"created_by": "system"},
-            "name": entry.graph_id,
-            "created_at": self.assistants_created,
-            "updated_at": self.assistants_created,
-            "version": 1,
-            "description": entry.description,
-        }
+    def entry_for_assistant(self, assistant_id: str) -> GraphEntry | None:
+        """The graph an assistant runs (a deleted system assistant: still its graph)."""
+        record = self.assistants.records.get(assistant_id)
+        if record is not None:
+            return self.assistants.entry(record)
+        return self._by_system_id.get(assistant_id)
 
     def run_state(self, run_id: str) -> RunState | None:
         return self.live.get(run_id) or self._finished.get(run_id)
+
+    async def event_log(self, run: Mapping[str, Any]) -> EventLog | None:
+        """The run's event log: live, recent, or (a finished resumable run) stored."""
+        rs = self.run_state(str(run["run_id"]))
+        if rs is not None:
+            return rs.log
+        if not (run.get("kwargs") or {}).get("stream_resumable"):
+            return None
+        stored = await self.store.events(str(run["run_id"]))
+        if not stored:
+            return None
+        prefix = stored[0].event_id.rsplit("-", 1)[0]
+        entries = [LogEntry(e.seq, e.event, e.data) for e in stored]
+        return EventLog.restored(entries, prefix)
 
     def thread_runs(self, thread_id: str) -> list[RunState]:
         slot = self._slots.get(thread_id)
@@ -317,15 +339,20 @@ class Manager:
             key=lambda r: str(r["created_at"]),
             default=None,
         )
-        if latest is not None and latest["assistant_id"] in self.by_assistant:
-            return self.by_assistant[latest["assistant_id"]]
+        entry = self.entry_for_assistant(latest["assistant_id"]) if latest else None
+        if entry is not None:
+            return entry
         graph_id = (thread.get("metadata") or {}).get("graph_id")
         return self.graphs.get(graph_id) if isinstance(graph_id, str) else None
 
     # -- threads ---------------------------------------------------------------
 
     async def create_thread(
-        self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None
+        self,
+        thread_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        flush: bool = True,
     ) -> dict[str, Any]:
         now = now_iso()
         thread: dict[str, Any] = {
@@ -341,12 +368,17 @@ class Manager:
             "error": None,
         }
         self.threads[thread["thread_id"]] = thread
-        await self.store.put_thread(thread)
+        self.store.put_thread(thread)
+        if flush:
+            await self.store.flush()
         return thread
 
-    async def save_thread(self, thread: dict[str, Any]) -> None:
+    async def save_thread(self, thread: dict[str, Any], *, flush: bool = True) -> None:
+        """Record a changed thread; with ``flush``, return once it is committed."""
         thread["updated_at"] = now_iso()
-        await self.store.put_thread(thread)
+        self.store.put_thread(thread)
+        if flush:
+            await self.store.flush()
 
     async def delete_thread(self, thread_id: str) -> None:
         for rs in self.thread_runs(thread_id):
@@ -357,7 +389,8 @@ class Manager:
             self._finished.pop(run_id, None)
         self._slots.pop(thread_id, None)
         await self.saver.adelete_thread(thread_id)
-        await self.store.delete_thread(thread_id)
+        self.store.delete_thread(thread_id)
+        await self.store.flush()
 
     async def graph_config(self, thread_id: str, checkpoint: Mapping[str, Any] | None) -> Any:
         configurable = {"thread_id": thread_id, "checkpoint_ns": ""}
@@ -366,7 +399,9 @@ class Manager:
             configurable["thread_id"] = thread_id
         return {"configurable": configurable}
 
-    async def refresh_thread(self, thread_id: str, *, status: str | None = None) -> None:
+    async def refresh_thread(
+        self, thread_id: str, *, status: str | None = None, flush: bool = True
+    ) -> None:
         """Re-read the thread's values and interrupts from its latest checkpoint."""
         thread = self.threads.get(thread_id)
         if thread is None:
@@ -389,19 +424,29 @@ class Manager:
             thread["status"] = status
         elif not self.is_busy(thread_id):
             thread["status"] = "interrupted" if thread.get("interrupts") else "idle"
-        await self.save_thread(thread)
+        await self.save_thread(thread, flush=flush)
 
-    async def copy_checkpoints(self, source: str, target: str, *, below: str | None = None) -> None:
-        """Copy ``source``'s checkpoints (those with ids below ``below``) to ``target``."""
+    async def copy_checkpoints(
+        self,
+        source: str,
+        target: str,
+        *,
+        below: str | None = None,
+        only: set[str] | None = None,
+    ) -> None:
+        """Copy ``source``'s checkpoints (those with ids below ``below``, or those in
+        ``only``, which then lose their parent links) to ``target``."""
         saved = [t async for t in self.saver.alist({"configurable": {"thread_id": source}})]
         saved.sort(key=lambda t: t.checkpoint.id)
         for item in saved:
             if below is not None and item.checkpoint.id >= below:
                 continue
+            if only is not None and item.checkpoint.id not in only:
+                continue
             ns = item.config["configurable"].get("checkpoint_ns", "")
             configurable = {"thread_id": target, "checkpoint_ns": ns}
             parent = (item.parent_config or {}).get("configurable", {}).get("checkpoint_id")
-            if parent:
+            if parent and only is None:
                 configurable["checkpoint_id"] = parent
             new_config = await self.saver.aput(
                 {"configurable": configurable}, item.checkpoint, item.metadata
@@ -411,6 +456,21 @@ class Manager:
                 by_task.setdefault(write.task_id, []).append((write.channel, write.value))
             for task_id, writes in by_task.items():
                 await self.saver.aput_writes(new_config, writes, task_id)
+
+    async def keep_latest_checkpoint(self, thread_id: str) -> None:
+        """Drop every checkpoint of the thread but the latest of each namespace (the
+        root's and, say, an interrupted subgraph's), with their pending writes."""
+        latest: dict[str, str] = {}
+        async for item in self.saver.alist({"configurable": {"thread_id": thread_id}}):
+            ns = item.config["configurable"].get("checkpoint_ns", "")
+            latest[ns] = max(latest.get(ns, ""), item.checkpoint.id)
+        if not latest:
+            return
+        scratch = f"__prune__{uuid.uuid4()}"
+        await self.copy_checkpoints(thread_id, scratch, only=set(latest.values()))
+        await self.saver.adelete_thread(thread_id)
+        await self.copy_checkpoints(scratch, thread_id)
+        await self.saver.adelete_thread(scratch)
 
     async def rollback_checkpoints(self, thread_id: str, below: str) -> None:
         """Drop the thread's checkpoints with ids from ``below`` on (a rolled-back run's)."""
@@ -436,14 +496,20 @@ class Manager:
         *,
         metadata: Mapping[str, Any] | None,
         multitask_strategy: str,
+        assistant_id: str | None = None,
+        durable: bool = True,
     ) -> RunState:
         """Record a pending run and queue it on its thread (the thread must exist and
-        ``reject`` must have been checked by the caller)."""
+        ``reject`` must have been checked by the caller). With ``durable``, the run and
+        its thread are committed before the run starts (a background run's id outlives a
+        restart); without, the commit follows moments later (a stream or wait answers
+        from this process, so its first event need not wait for the database)."""
         now = now_iso()
+        assistant_id = assistant_id or entry.assistant_id
         record = {
             "run_id": new_id(),
             "thread_id": thread_id,
-            "assistant_id": entry.assistant_id,
+            "assistant_id": assistant_id,
             "created_at": now,
             "updated_at": now,
             "status": "pending",
@@ -456,13 +522,14 @@ class Manager:
             for other in self.thread_runs(thread_id):
                 await self.cancel(other, multitask_strategy, wait=False)
         self.runs[rs.run_id] = record
-        await self.store.put_run(record)
+        self.store.put_run(record)
         thread = self.threads[thread_id]
         meta = thread.setdefault("metadata", {})
         meta.setdefault("graph_id", entry.graph_id)
-        meta.setdefault("assistant_id", entry.assistant_id)
+        meta.setdefault("assistant_id", assistant_id)
         thread["status"] = "busy"
-        await self.save_thread(thread)
+        # one commit: the run, its thread (and a new thread)
+        await self.save_thread(thread, flush=durable)
         self._enqueue(rs)
         return rs
 
@@ -490,11 +557,12 @@ class Manager:
                 after = rs.kwargs.get("after_seconds")
                 if after:
                     await anyio.sleep(float(after))
-                rs.floor_id = new_checkpoint_id()
-                rs.record["status"] = "running"
-                rs.record["updated_at"] = now_iso()
-                await self.store.put_run(rs.record)
-                outcome, error = await self._stream(rs)
+                async with self._workers:  # pending until one of the workers is free
+                    rs.floor_id = new_checkpoint_id()
+                    rs.record["status"] = "running"
+                    rs.record["updated_at"] = now_iso()
+                    self.store.put_run(rs.record)  # committed with the next flush
+                    outcome, error = await self._stream(rs)
         except ThreadBusyError as exc:
             outcome, error = "error", exc
         except Exception as exc:  # graph factory or setup failed
@@ -511,7 +579,7 @@ class Manager:
         configurable.update(
             thread_id=rs.thread_id,
             run_id=rs.run_id,
-            assistant_id=rs.entry.assistant_id,
+            assistant_id=rs.record["assistant_id"],
             graph_id=rs.entry.graph_id,
         )
         checkpoint = kwargs.get("checkpoint") or {}
@@ -527,7 +595,7 @@ class Manager:
             "run_id": rs.run_id,
             "thread_id": rs.thread_id,
             "graph_id": rs.entry.graph_id,
-            "assistant_id": rs.entry.assistant_id,
+            "assistant_id": rs.record["assistant_id"],
         }
         return config
 
@@ -638,11 +706,17 @@ class Manager:
         try:
             if rolled_back:
                 self.runs.pop(rs.run_id, None)
-                await self.store.delete_run(rs.run_id)
+                self.store.delete_run(rs.run_id)
                 if rs.floor_id:
                     await self.rollback_checkpoints(thread_id, rs.floor_id)
             else:
-                await self.store.put_run(record)
+                self.store.put_run(record)
+                if rs.kwargs.get("stream_resumable"):
+                    entries = rs.log.entries()
+                    stored = [
+                        StoredEvent(e.seq, rs.log.event_id(e.seq), e.event, e.data) for e in entries
+                    ]
+                    self.store.put_events(rs.run_id, thread_id, stored)
             thread = self.threads.get(thread_id)
             if thread is not None:
                 if error is not None:
@@ -663,10 +737,11 @@ class Manager:
                     thread_status = "interrupted"
                 else:
                     thread_status = "idle"
-                await self.refresh_thread(thread_id, status=thread_status)
+                await self.refresh_thread(thread_id, status=thread_status, flush=False)
                 if not busy and thread_status == "idle" and thread.get("interrupts"):
                     thread["status"] = "interrupted"
-                    await self.save_thread(thread)
+                    await self.save_thread(thread, flush=False)
+            await self.store.flush()
         except Exception:
             logger.exception("recording the end of run %s failed", rs.run_id)
         finally:

@@ -11,6 +11,13 @@ from ._serve import DEFAULT_DATABASE, ServeOptions, run
 __all__ = ["main", "parser"]
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="stepgraph",
@@ -57,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds of SSE silence before a heartbeat comment (default: %(default)s)",
     )
     serve.add_argument(
+        "--n-jobs-per-worker",
+        type=_positive,
+        default=32,
+        help="runs executing at once; more wait as 'pending' (default: %(default)s)",
+    )
+    serve.add_argument(
         "--stream-log-size",
         type=int,
         default=10_000,
@@ -76,5 +89,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         database_url=args.database_url,
         heartbeat=args.heartbeat,
         stream_log_size=args.stream_log_size,
+        n_jobs_per_worker=args.n_jobs_per_worker,
     )
     raise SystemExit(run(options))

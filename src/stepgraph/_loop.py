@@ -289,8 +289,11 @@ async def _run_graph(
             run.task_emitters = {t.id: BufferEmitter(emitter) for t in to_run}
         replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
         # a step of one task reports its result only once the step's writes applied (as
-        # LangGraph, whose lone task runs inline): a reducer that raises drops the report
-        held: list[Any] | None = [] if len(tasks) == 1 and to_run else None
+        # LangGraph, whose lone task runs inline and whose stream is read after the step
+        # unless custom/messages/subgraph chunks make it eager): a reducer that raises
+        # drops the report
+        eager = emitter.subgraphs or "custom" in wants or "messages" in wants
+        held: list[Any] | None = [] if len(tasks) == 1 and to_run and not eager else None
 
         async def on_done(
             outcome: Outcome,

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import attrs
 
@@ -85,13 +86,55 @@ async def run_graph(
     emitter: Emitter,
     *,
     parent: TaskContext | None = None,
+    durability: str | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events.
+
+    With a checkpointer and durability "async" (the default) the run owns a task group
+    in which its saves run in the background; every save has finished when this returns
+    or raises."""
+    checkpointer = graph.checkpointer
+    if parent is not None and checkpointer is None:
+        checkpointer = parent.checkpointer
+    if checkpointer is None or checkpointer is False or durability not in (None, "async"):
+        return await _run_graph(
+            graph, input, config, emitter, parent=parent, durability=durability, **options
+        )
+    outcome: RunResult | BaseException
+    async with anyio.create_task_group() as saves:
+        try:
+            outcome = await _run_graph(
+                graph,
+                input,
+                config,
+                emitter,
+                parent=parent,
+                durability=durability,
+                saves=saves,
+                **options,
+            )
+        except BaseException as exc:  # raised outside the task group, not in a group
+            outcome = exc
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def _run_graph(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    input: Any,
+    config: dict[str, Any],
+    emitter: Emitter,
+    *,
+    parent: TaskContext | None = None,
     interrupt_before: Sequence[str] = (),
     interrupt_after: Sequence[str] = (),
     context: Any = None,
     durability: str | None = None,
     deterministic: bool = False,
+    saves: anyio.abc.TaskGroup | None = None,
 ) -> RunResult:
-    """Run ``graph`` on ``input`` until it ends, pauses or fails, emitting events."""
     spec = graph.spec
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or limit < 1:
@@ -118,7 +161,7 @@ async def run_graph(
         config = {**config, "configurable": {**config["configurable"], "checkpoint_ns": ""}}
     parents = dict(parent.checkpoint_map) if parent is not None else {}
     persist = Persistence.create(
-        checkpointer, config, spec, ns, durability, emitter, parents=parents
+        checkpointer, config, spec, ns, durability, emitter, saves, parents=parents
     )
     run = RunInfo(
         spec=spec,
@@ -140,6 +183,11 @@ async def run_graph(
     output_keys = set(spec.output_keys)
     output_written = False
 
+    checked_input: list[tuple[str, Any]] | None = None
+    if input is not None and not isinstance(input, Command):
+        # bad input is rejected before the input checkpoint is saved
+        _validate_input(spec, input)
+        checked_input = input_writes(spec, input)
     resumed = parent is not None and parent.resuming
     start = await persist.load(input, parent.resume_map if resumed and parent else None)
     values = start.values
@@ -150,8 +198,16 @@ async def run_graph(
     skip_before = start.skip_interrupt_before
 
     if start.input is not None:
-        _validate_input(spec, start.input)
-        writes = input_writes(spec, start.input)
+        if start.emit_current:
+            # resuming a thread whose latest checkpoint holds an unprocessed input
+            if "values" in wants:
+                await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+            await persist.announce()
+        if start.input is input and checked_input is not None:
+            writes = checked_input
+        else:
+            _validate_input(spec, start.input)
+            writes = input_writes(spec, start.input)
         values, written = apply_writes(spec, values, writes)
         routes: list[str | Send] = list(start.goto)
         branches = spec.branches.get(START) if start.from_start else None
@@ -175,8 +231,9 @@ async def run_graph(
         step += 1
         if written:
             output_written = output_written or not output_keys.isdisjoint(written)
-            if "values" in wants:
-                await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
+        if "values" in wants and (written or not start.from_start):
+            # a Command on a saved thread resumes it: its state is streamed even unchanged
+            await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
         await persist.save(
             values,
             pending,
@@ -190,6 +247,7 @@ async def run_graph(
         output_written = not output_keys.isdisjoint(values)
         if "values" in wants:
             await emitter.send(ValuesEvent(ns, ordered_values(spec, values)))
+    await persist.announce()
     if start.replay_updates and "updates" in wants:
         for node, update in start.replay_updates:
             await emitter.send(UpdatesEvent(ns, node, update, cached=True))
@@ -230,9 +288,18 @@ async def run_graph(
         if deterministic:
             run.task_emitters = {t.id: BufferEmitter(emitter) for t in to_run}
         replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
+        # a step of one task reports its result only once the step's writes applied (as
+        # LangGraph, whose lone task runs inline and whose stream is read after the step
+        # unless custom/messages/subgraph chunks make it eager): a reducer that raises
+        # drops the report
+        eager = emitter.subgraphs or "custom" in wants or "messages" in wants
+        held: list[Any] | None = [] if len(tasks) == 1 and to_run and not eager else None
 
         async def on_done(
-            outcome: Outcome, step: int = step, values: dict[str, Any] = values
+            outcome: Outcome,
+            step: int = step,
+            values: dict[str, Any] = values,
+            held: list[Any] | None = held,
         ) -> None:
             await persist.task_done(outcome)
             run.finished_ids.add(outcome.task.id)
@@ -257,12 +324,11 @@ async def run_graph(
                         )
                     )
                 return
+            events: list[Any] = []
             if "updates" in wants:
-                await emitter.send(
-                    UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes))
-                )
+                events.append(UpdatesEvent(ns, outcome.task.name, update_chunk(outcome.writes)))
             if "tasks" in wants:
-                await emitter.send(
+                events.append(
                     TaskResultEvent(
                         ns,
                         step,
@@ -272,6 +338,11 @@ async def run_graph(
                         _result_payload(outcome.writes),
                     )
                 )
+            if held is not None:
+                held.extend(events)
+                return
+            for event in events:
+                await emitter.send(event)
 
         finished: set[str] = set()
         run.finished_ids = finished
@@ -311,6 +382,8 @@ async def run_graph(
             await persist.flush()
             return RunResult(ordered_values(spec, values), interrupts, True, output_written)
         values, written = apply_writes(spec, values, ordered_writes(results))
+        for event in held or ():
+            await emitter.send(event)
         ordered = sorted(results, key=lambda r: path_key(r.task.path))
         pending = next_pending(spec, pending, [(r.task.name, r.routes) for r in ordered])
         if written:

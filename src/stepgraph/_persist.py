@@ -8,10 +8,12 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
+import anyio.abc
 import attrs
 
 from ._apply import TaskResult, apply_writes
@@ -34,16 +36,6 @@ ERROR = "__error__"
 LAST = "__pregel_last__"
 """Channel naming the nodes whose writes made the checkpoint (``update_state``'s default ``as_node``)."""
 _INTERNAL = (PENDING, BREAKPOINT, "__start__", LAST)
-TASK_METADATA = frozenset(
-    (
-        "langgraph_step",
-        "langgraph_node",
-        "langgraph_triggers",
-        "langgraph_path",
-        "langgraph_checkpoint_ns",
-    )
-)
-"""A host task's metadata keys: a nested graph's checkpoints do not inherit them."""
 
 
 @attrs.frozen
@@ -112,12 +104,97 @@ def next_tasks(
     )
 
 
+_NOT_METADATA = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+
+
+def caller_metadata(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a saved checkpoint's metadata records of the caller's config (as LangGraph's
+    savers do): the scalar entries of ``config["metadata"]``, then those of
+    ``configurable`` not already taken, leaving out thread/checkpoint addressing, the
+    per-task ``langgraph_*`` keys and ``__``-prefixed internals."""
+    out: dict[str, Any] = {}
+    for source in (config.get("metadata"), config.get("configurable")):
+        for key, value in (source or {}).items():
+            if key in out or key in _NOT_METADATA or str(key).startswith("__"):
+                continue
+            if isinstance(value, str):
+                out[key] = value.replace("\x00", "")
+            elif isinstance(value, (int, bool, float)):
+                out[key] = value
+    return out
+
+
+def with_caller_metadata(metadata: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` plus :func:`caller_metadata` entries it does not set itself."""
+    extra = caller_metadata(config)
+    return {**metadata, **{k: v for k, v in extra.items() if k not in metadata}}
+
+
 def state_values(spec: GraphSpec, channel_values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in channel_values.items() if k in spec.channels}
 
 
+def _start_result(spec: GraphSpec, channel_values: Mapping[str, Any]) -> Any:
+    """What the ``__start__`` task of an input checkpoint writes: the input's state keys."""
+    given = channel_values.get("__start__")
+    if not isinstance(given, Mapping):
+        return given
+    return {k: v for k, v in given.items() if k in spec.input_keys}
+
+
 def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
     return {k: f() for k, f in spec.reducer_defaults.items()}
+
+
+class Background:
+    """Saver calls run one after another in a task group while the run goes on
+    (durability "async"). Each call is shielded: once submitted it completes even if the
+    run is cancelled, and the task group makes the run wait for it. The first failure
+    skips the calls after it and is raised by the next :meth:`wait`."""
+
+    def __init__(self, group: anyio.abc.TaskGroup) -> None:
+        self._group = group
+        self._last: anyio.Event | None = None
+        self._error: Exception | None = None
+
+    def submit(self, call: Callable[[], Awaitable[Any]]) -> None:
+        previous, done = self._last, anyio.Event()
+        self._last = done
+
+        async def run() -> None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    if previous is not None:
+                        await previous.wait()
+                    if self._error is None:
+                        await call()
+                except Exception as exc:
+                    self._error = exc
+                finally:
+                    done.set()
+
+        self._group.start_soon(run)
+
+    async def wait(self) -> None:
+        """Until every submitted call has finished; raises the first failure."""
+        if self._last is not None:
+            with anyio.CancelScope(shield=True):
+                await self._last.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 class Persistence:
@@ -138,14 +215,18 @@ class Persistence:
         ns: tuple[str, ...],
         durability: str | None,
         emitter: Emitter,
+        saves: anyio.abc.TaskGroup | None = None,
         *,
         parents: Mapping[str, str] | None = None,
     ) -> Persistence:
         if checkpointer is None or checkpointer is False:
             return Persistence(spec)
-        return SavedPersistence(
+        persist = SavedPersistence(
             checkpointer, config, spec, ns, durability, emitter, parents=parents
         )
+        if saves is not None and persist.durability == "async":
+            persist.background = Background(saves)
+        return persist
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
@@ -186,6 +267,10 @@ class Persistence:
         return None
 
     async def flush(self) -> None:
+        return None
+
+    async def announce(self) -> None:
+        """Stream the checkpoint a resumed run starts from (after the current values)."""
         return None
 
 
@@ -256,12 +341,15 @@ class SavedPersistence(Persistence):
                 ),
             }
         }
-        self.metadata_extra = {
-            k: v for k, v in (config.get("metadata") or {}).items() if k not in TASK_METADATA
-        }
+        self.metadata_extra = caller_metadata(config)
+        """Saved with every checkpoint's metadata (not streamed: LangGraph's savers add it)."""
+        self._announce: CheckpointEvent | None = None
+        """The checkpoint a resumed run streams once the current values are out."""
         self.parents = dict(parents or {})
         """Namespace → checkpoint id of the enclosing graphs' checkpoints (nested runs)."""
         self.durability = durability or "async"
+        self.background: Background | None = None
+        """Set for durability "async": saves run while the next step does."""
         self.emitter = emitter
         self.done_writes = {}
         self._held_checkpoint: tuple[Any, dict[str, Any]] | None = None
@@ -335,11 +423,31 @@ class SavedPersistence(Persistence):
             and not pending
             and "__start__" in saved.checkpoint.channel_values
         ):
-            # the run stopped right after saving its input: process that input now
-            input = saved.checkpoint.channel_values["__start__"]
-            step -= 1
+            # the run stopped right after saving its input: process that input now, on
+            # top of that checkpoint (a replay of it first copies it as a fork)
+            if "checkpoints" in self.emitter.wants:
+                self._announce = self._checkpoint_event(
+                    saved.config,
+                    saved.metadata,
+                    values,
+                    saved.checkpoint.id,
+                    saved.checkpoint.channel_values,
+                    step,
+                    saved.parent_config,
+                    as_saved=True,
+                )
+            if self._explicit_checkpoint:
+                step = await self._fork(saved, values, pending, step)
+            return StartState(
+                values=values,
+                step=step,
+                input=saved.checkpoint.channel_values["__start__"],
+                emit_current=True,
+            )
         if input is None and saved is not None and not pending and not paused_after:
             # a finished thread: report its state, run nothing
+            if self._explicit_checkpoint:
+                step = await self._fork(saved, values, pending, step)
             return StartState(values=values, pending=pending, step=step, emit_current=True)
         if input is None or (isinstance(input, Command) and input.resume is not None):
             if saved is None or (not pending and not paused_after):
@@ -371,7 +479,11 @@ class SavedPersistence(Persistence):
             if isinstance(input, Command):
                 value = input.resume
                 pending_interrupts = [(tid, i) for tid, items in interrupts.items() for i in items]
-                if isinstance(value, dict) and all(map(_is_interrupt_id, value)):
+                if (
+                    isinstance(value, dict)
+                    and all(map(_is_interrupt_id, value))
+                    and (pending_interrupts or not from_host)
+                ):
                     # a resume map (as LangGraph: every key looks like an interrupt id;
                     # interrupts it does not answer are raised again)
                     for tid, i in pending_interrupts:
@@ -407,6 +519,12 @@ class SavedPersistence(Persistence):
                     await self.saver.aput_writes(self.parent_config, [(RESUME, values_)], tid)
             if self._explicit_checkpoint:
                 done = {}  # replaying from a past checkpoint runs its tasks again
+                if input is None:
+                    # time travel: interrupts ask again, and the replay starts a new
+                    # branch from a copy of the checkpoint (unless it is itself the
+                    # thread's latest update or fork)
+                    resume, resume_maps = {}, {}
+                    step = await self._fork(saved, values, pending, step)
             self.done_writes = done
             self._resumed = set(interrupts)
             from ._apply import update_chunk
@@ -420,8 +538,9 @@ class SavedPersistence(Persistence):
                 namespace=self.ns_str,
             )
             replay = tuple((t.name, update_chunk(done[t.id][0])) for t in planned if t.id in done)
-            if "checkpoints" in self.emitter.wants:
-                await self._emit_checkpoint(
+            if "checkpoints" in self.emitter.wants and self.checkpoint_id == saved.checkpoint.id:
+                # a resumed run streams the checkpoint it continues from, as saved
+                self._announce = self._checkpoint_event(
                     saved.config,
                     saved.metadata,
                     values,
@@ -430,6 +549,8 @@ class SavedPersistence(Persistence):
                     step,
                     saved.parent_config,
                     interrupts,
+                    as_saved=True,
+                    results={tid: dict(writes) for tid, (writes, _) in done.items()},
                 )
             return StartState(
                 values=values,
@@ -446,6 +567,7 @@ class SavedPersistence(Persistence):
             update = _update_of(input)
             if saved is None:
                 return StartState(values=values, input=update, goto=_goto(input), step=-1)
+            marker = writes_by_task.get(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
             return StartState(
                 values=values,
                 pending=pending,
@@ -454,6 +576,8 @@ class SavedPersistence(Persistence):
                 goto=_goto(input),
                 from_start=False,
                 keep_pending=True,
+                # a Command continues a thread paused before a node, as resuming does
+                skip_interrupt_before=marker == "before",
             )
         # new input: starts over from START on top of the thread's values
         await self._put(
@@ -470,6 +594,26 @@ class SavedPersistence(Persistence):
             input=input,
         )
 
+    async def _fork(
+        self, saved: Any, values: Mapping[str, Any], pending: Pending, step: int
+    ) -> int:
+        """Replaying past checkpoint ``saved`` starts a new branch from a copy of it
+        (source "fork"), unless it is itself the thread's latest update or fork. Returns
+        the step the run continues from."""
+        if saved.metadata.get("source") in ("update", "fork") and not await self._superseded(
+            saved.checkpoint.id
+        ):
+            return step
+        cv = saved.checkpoint.channel_values
+        extra = {k: cv[k] for k in (LAST, "__start__") if cv.get(k)}
+        await self._put(values, pending, step + 1, "fork", extra=extra, defer=True)
+        return step + 1
+
+    async def _superseded(self, checkpoint_id: str) -> bool:
+        """Whether the thread has moved past checkpoint ``checkpoint_id``."""
+        latest = await self.saver.aget_tuple(self._cfg(None))
+        return latest is not None and latest.checkpoint.id != checkpoint_id
+
     async def _put(
         self,
         values: Mapping[str, Any],
@@ -477,6 +621,7 @@ class SavedPersistence(Persistence):
         step: int,
         source: str,
         extra: Mapping[str, Any] | None = None,
+        defer: bool = False,
     ) -> None:
         from .checkpoint.base import Checkpoint, new_checkpoint_id
 
@@ -490,18 +635,17 @@ class SavedPersistence(Persistence):
             ts=datetime.now(timezone.utc).isoformat(),
             channel_values=channel_values,
         )
-        metadata = {
-            **self.metadata_extra,
-            "source": source,
-            "step": step,
-            "parents": dict(self.parents),
+        metadata = {"source": source, "step": step, "parents": dict(self.parents)}
+        saved_metadata = {
+            **metadata,
+            **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
         }
         parent = (
             self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
         )
-        new_config = await self._aput(parent, checkpoint, metadata)
+        new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:
-            await self._emit_checkpoint(
+            event = self._checkpoint_event(
                 new_config,
                 metadata,
                 values,
@@ -510,8 +654,17 @@ class SavedPersistence(Persistence):
                 step,
                 self.parent_config,
             )
+            if defer:
+                self._announce = event
+            else:
+                await self.emitter.send(event)
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
+
+    async def announce(self) -> None:
+        if self._announce is not None:
+            event, self._announce = self._announce, None
+            await self.emitter.send(event)
 
     def _nested_config(self, task: Task) -> dict[str, Any] | None:
         """Where a task that runs a graph keeps that graph's state (None for others)."""
@@ -527,7 +680,7 @@ class SavedPersistence(Persistence):
             }
         }
 
-    async def _emit_checkpoint(
+    def _checkpoint_event(
         self,
         config: Mapping[str, Any],
         metadata: Mapping[str, Any],
@@ -537,8 +690,12 @@ class SavedPersistence(Persistence):
         step: int,
         parent_config: Mapping[str, Any] | None,
         interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
-    ) -> None:
-        """A ``checkpoints``-mode payload (LangGraph §3.6 shape)."""
+        as_saved: bool = False,
+        results: Mapping[str, Any] | None = None,
+    ) -> CheckpointEvent:
+        """A ``checkpoints``-mode payload (LangGraph §3.6 shape). A new checkpoint's
+        parent_config carries the caller's configurable keys; a loaded one's (``as_saved``)
+        is the stored config, and its tasks that already finished show their ``results``."""
         tasks = next_tasks(self.spec, channel_values, checkpoint_id, step, self.ns_str)
         configurable = {**self.user_configurable, **config["configurable"]}
         payload = {
@@ -549,6 +706,8 @@ class SavedPersistence(Persistence):
             "parent_config": (
                 None
                 if parent_config is None
+                else {"configurable": dict(parent_config["configurable"])}
+                if as_saved
                 else {"configurable": {**self.user_configurable, **parent_config["configurable"]}}
             ),
             "tasks": [
@@ -556,14 +715,22 @@ class SavedPersistence(Persistence):
                     "id": t.id,
                     "name": t.name,
                     "interrupts": tuple(
-                        {"value": i.value, "id": i.id} for i in (interrupts or {}).get(t.id, ())
+                        {"value": i.value, "id": i.id, "response_schema": i.response_schema}
+                        for i in (interrupts or {}).get(t.id, ())
                     ),
                     "state": self._nested_config(t),
+                    **(
+                        {"result": _start_result(self.spec, channel_values)}
+                        if as_saved and t.name == "__start__"
+                        else {"result": results[t.id]}
+                        if results and t.id in results
+                        else {}
+                    ),
                 }
                 for t in tasks
             ],
         }
-        await self.emitter.send(CheckpointEvent(self.ns, step, payload))
+        return CheckpointEvent(self.ns, step, payload)
 
     async def save(
         self,
@@ -625,6 +792,11 @@ class SavedPersistence(Persistence):
     async def _aput(
         self, parent: dict[str, Any], checkpoint: Any, metadata: dict[str, Any]
     ) -> dict[str, Any]:
+        if self.background is not None:
+            # at most one checkpoint in flight: step N's is saved while step N+1 runs
+            await self.background.wait()
+            self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
+            return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
         if self.durability != "exit":
             config: dict[str, Any] = await self.saver.aput(parent, checkpoint, metadata)
             return config
@@ -635,6 +807,10 @@ class SavedPersistence(Persistence):
     async def _aput_writes(
         self, cfg: dict[str, Any], writes: Sequence[tuple[str, Any]], task_id: str
     ) -> None:
+        if self.background is not None:
+            writes = list(writes)
+            self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
+            return
         if self.durability != "exit":
             await self.saver.aput_writes(cfg, writes, task_id)
             return
@@ -642,6 +818,8 @@ class SavedPersistence(Persistence):
         self._held_writes.append((list(writes), task_id, cfg["configurable"].get("checkpoint_id")))
 
     async def flush(self) -> None:
+        if self.background is not None:
+            await self.background.wait()
         held, self._held_checkpoint = self._held_checkpoint, None
         writes, self._held_writes = self._held_writes, []
         if held is not None:

@@ -20,6 +20,7 @@ from ._persist import (
     encode_pending,
     next_tasks,
     state_values,
+    with_caller_metadata,
 )
 from ._plan import Pending
 from ._spec import END, START, GraphSpec
@@ -77,16 +78,17 @@ def _snapshot(
     done: list[TaskResult] = []
     for task in planned:
         chans = by_task.get(task.id, {})
-        task_interrupts = (
-            ()
-            if ROUTES in chans  # resumed to completion
-            else tuple(i for group in chans.get(INTERRUPT, []) for i in group)
-        )
+        completed = ROUTES in chans  # (an interrupted task may have been resumed to completion)
+        task_interrupts = tuple(i for group in chans.get(INTERRUPT, []) for i in group)
+        if completed and latest:
+            # the latest state shows what is still to answer; history shows every
+            # checkpoint as saved, the last interrupt of a finished task included
+            task_interrupts = ()
         interrupts.extend(task_interrupts)
         error = chans.get(ERROR, [None])[-1]
         result = None
-        paused = INTERRUPT in chans and ROUTES not in chans  # a nested graph's breakpoint too
-        if chans and not task_interrupts and ERROR not in chans and not paused:
+        paused = INTERRUPT in chans and not completed  # a nested graph's breakpoint too
+        if chans and ERROR not in chans and (completed or not (task_interrupts or paused)):
             writes = tuple((k, v) for k, vs in chans.items() if k in spec.channels for v in vs)
             result = dict(writes)
             done.append(TaskResult(task, writes, ()))
@@ -290,7 +292,9 @@ async def aupdate_state(
         parent.pop("checkpoint_id", None)
     # a subgraph's checkpoints keep naming the host checkpoints they belong to
     parents = dict(saved.metadata.get("parents") or {}) if saved is not None else {}
-    metadata = {"source": "update", "step": step + 1, "parents": parents}
+    metadata = with_caller_metadata(
+        {"source": "update", "step": step + 1, "parents": parents}, config
+    )
     new_config: dict[str, Any] = await saver.aput({"configurable": parent}, checkpoint, metadata)
     if saved is not None and any(
         w.task_id == BREAKPOINT and w.value == "before" for w in saved.pending_writes

@@ -31,11 +31,6 @@ class Known:
 
 KNOWN: dict[str, Known] = {
     # -- not fixed yet
-    "reducer_raises": Known(
-        "a reducer raising while applying a step's writes: LangGraph streams no update for "
-        "that step; stepgraph streams {'a': {'log': ['bad']}} before the error",
-        modes=frozenset({"updates", "updates+values", "tasks"}),
-    ),
     "same_task_writes_plain_key_twice": Known(
         "one task writing a plain key twice: LangGraph raises while applying the step's "
         "writes and streams no task result; stepgraph fails the task as it returns and "

@@ -96,7 +96,11 @@ async def finish_thread(graph: Any, index: int) -> None:
     with anyio.fail_after(60):
         while True:
             try:
-                async with graph.astream(input, cfg, stream_mode="checkpoints") as stream:
+                # "sync": a checkpoint is streamed only once it is stored ("async" streams
+                # it while it is still being saved, as LangGraph does)
+                async with graph.astream(
+                    input, cfg, stream_mode="checkpoints", durability="sync"
+                ) as stream:
                     async for chunk in stream:
                         cid = chunk["config"]["configurable"]["checkpoint_id"]
                         say(f"saved {thread_id} {cid} {chunk['metadata']['step']}")

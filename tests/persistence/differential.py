@@ -73,7 +73,7 @@ class _Ids:
 def normalize(trace: Any, *, start_task: bool = False) -> Any:
     """Plain, comparable data. The ``__start__`` task of an input checkpoint is reduced
     to its name unless ``start_task`` (stepgraph and LangGraph differ there; see
-    test_bugs_pending.py), so that difference does not shift every later id."""
+    pending_bugs.py), so that difference does not shift every later id."""
     ids = _Ids()
 
     def walk(obj: Any, key: str | None = None) -> Any:
@@ -497,6 +497,57 @@ def replay_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     return out
 
 
+def replay_interrupted_checkpoint(api: Api, saver: Any) -> list[Any]:
+    """Replaying a checkpoint whose interrupt was answered asks again (on a fork copy);
+    replaying the thread's latest update does not fork it again."""
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    cfg = _cfg("t")
+    g.invoke({"log": []}, cfg)
+    g.invoke(api.Command(resume="r"), cfg)
+    past = next(s for s in g.get_state_history(cfg) if s.next == ("x",))
+    out: list[Any] = [g.invoke(None, _past(cfg, past)), list(g.get_state_history(cfg))]
+    update = g.update_state(_past(cfg, past), {"log": ["u"]})
+    out += [g.invoke(None, update), list(g.get_state_history(cfg))]
+    out += [g.invoke(api.Command(resume="again"), cfg), g.get_state(cfg)]
+    return out
+
+
+def replay_first_and_last_checkpoint(api: Api, saver: Any) -> list[Any]:
+    """Replaying the input checkpoint runs the whole graph again on a fork; replaying
+    the final one only forks it."""
+    g = _chain(api, saver, "ab", _Calls())
+    modes = ["checkpoints", "values", "updates"]
+    out: list[Any] = []
+    for name, pick in (("first", -1), ("last", 0)):
+        cfg = _cfg(name)
+        g.invoke({"log": ["in"]}, cfg)
+        past = list(g.get_state_history(cfg))[pick]
+        out += [list(g.stream(None, _past(cfg, past), stream_mode=modes))]
+        out += [list(g.get_state_history(cfg))]
+    return out
+
+
+def command_continues_a_thread(api: Api, saver: Any) -> list[Any]:
+    """Command(update=...) on a thread paused before a node runs that node (as a resume
+    does); Command(goto=...) on a finished thread streams its state, then runs the node.
+    (Only streams and state values: LangGraph keeps a Command's update as a pending
+    write of the current checkpoint, stepgraph saves it as an 'update' checkpoint.)"""
+    modes = ["updates", "values"]
+    g = _chain(api, saver, "abc", _Calls(), interrupt_before=["b"])
+    cfg = _cfg("paused")
+    g.invoke({"log": ["in"]}, cfg)
+    out: list[Any] = [list(g.stream(api.Command(update={"log": ["upd"]}), cfg, stream_mode=modes))]
+    state = g.get_state(cfg)
+    out.append((state.values, state.next))
+    f = _chain(api, saver, "ab", _Calls())
+    fin = _cfg("finished")
+    f.invoke({"log": ["in"]}, fin)
+    out.append(list(f.stream(api.Command(goto="b"), fin, stream_mode=modes)))
+    state = f.get_state(fin)
+    out.append((state.values, state.next))
+    return out
+
+
 def fork_past_checkpoint(api: Api, saver: Any) -> list[Any]:
     calls = _Calls()
     g = _chain(api, saver, "abc", calls)
@@ -565,6 +616,45 @@ def checkpoints_stream(api: Api, saver: Any) -> list[Any]:
     return [first, resumed]
 
 
+def checkpoint_metadata_and_order(api: Api, saver: Any) -> list[Any]:
+    """Checkpoint payloads among values/updates chunks (first run, resume, replay of a
+    past checkpoint), and what saved metadata records of the caller's config."""
+    g = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    modes = ["checkpoints", "values", "updates"]
+    cfg = {
+        "configurable": {"thread_id": "t", "user": "u", "n": 3, "obj": {"a": 1}, "nul": "a\x00b"},
+        "metadata": {"m": "mv", "user": "from-metadata", "blob": [1], "__x": 1},
+    }
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode=modes))]
+    other = {"configurable": {"thread_id": "t", "flag": True}}
+    out.append(list(g.stream(api.Command(resume="r"), other, stream_mode=modes)))
+    history = list(g.get_state_history(cfg))
+    out.append([s.metadata for s in history])
+    past = next(s for s in history if s.next == ("b",))
+    replay = {"configurable": {**_past(cfg, past)["configurable"], "r": 1.5}}
+    out.append(list(g.stream(None, replay, stream_mode=modes)))
+    update = {"configurable": {"thread_id": "t", "upd": "x"}, "metadata": {"why": "fix"}}
+    g.update_state(update, {"log": ["u"]})
+    out.append([s.metadata for s in g.get_state_history(cfg)])
+    return out
+
+
+def checkpoints_stream_parallel_resume(api: Api, saver: Any) -> list[Any]:
+    """The checkpoint a resumed run starts from lists its finished tasks' results; the
+    debug stream's checkpoint/task events keep their order and steps."""
+    g = _fan(api, saver, _Calls(), {"p1": 1})
+    cfg = _cfg("t")
+    # (no updates: parallel tasks report in completion order)
+    out: list[Any] = [list(g.stream({"log": []}, cfg, stream_mode="checkpoints"))]
+    out.append(list(g.stream(api.Command(resume="A"), cfg, stream_mode=["checkpoints", "values"])))
+    q = _chain(api, saver, "axb", _Calls(), asks={"x": 1})
+    qc = _cfg("q")
+    for value in ({"log": []}, api.Command(resume="r")):
+        chunks = q.stream(value, qc, stream_mode=["debug", "updates"])
+        out.append([(m, (c["type"], c["step"])) if m == "debug" else (m, c) for m, c in chunks])
+    return out
+
+
 SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
     f.__name__: f
     for f in (
@@ -585,23 +675,21 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
         subgraph_paused_host_inputs,
         graph_called_twice_then_interrupted,
         replay_past_checkpoint,
+        replay_interrupted_checkpoint,
+        replay_first_and_last_checkpoint,
+        command_continues_a_thread,
         fork_past_checkpoint,
         update_as_node_replaces_pending,
         durability_exit,
         durability_exit_breakpoint,
         none_on_a_finished_thread,
         checkpoints_stream,
+        checkpoint_metadata_and_order,
+        checkpoints_stream_parallel_resume,
     )
 }
 
-# Scenarios where stepgraph still differs (engine bugs; see test_bugs_pending.py).
+# Scenarios where stepgraph still differs (engine bugs; see pending_bugs.py).
 PENDING = {
-    "interrupt_history",
-    "parallel_interrupts",
     "subgraph_history",
-    "replay_past_checkpoint",
-    "update_as_node_replaces_pending",
-    "durability_exit_breakpoint",
-    "none_on_a_finished_thread",
-    "checkpoints_stream",
 }

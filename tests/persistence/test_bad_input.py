@@ -12,7 +12,7 @@ from stepgraph.checkpoint.base import BaseCheckpointSaver
 from stepgraph.errors import EmptyInputError
 from stepgraph.types import Command
 
-from .graphs import chain, thread
+from .graphs import chain, history, thread
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +141,20 @@ def test_sync_bad_inputs(saver: BaseCheckpointSaver) -> None:
         graph.get_state({"configurable": {}})
     assert str(info.value) == NO_THREAD
     assert list(saver.list(None)) == before
+
+
+# --- B12: an input of the wrong type is rejected before anything is saved ------------
+
+
+async def test_b12_bad_input_type_changes_nothing(saver: BaseCheckpointSaver) -> None:
+    """B12 (the suite's bad-input rule; LangGraph itself saves first): a non-dict input
+    raises before anything is saved, so the paused thread keeps its pending task 'b' and
+    still resumes."""
+    graph = chain(saver, "a", "b", interrupt_before=["b"])
+    cfg = thread("paused")
+    await graph.ainvoke({"log": []}, cfg)
+    before = await history(graph, cfg)
+    with pytest.raises(ValueError, match=r"^Expected dict as graph input, got 'oops'"):
+        await graph.ainvoke("oops", cfg)
+    assert await history(graph, cfg) == before
+    assert await graph.ainvoke(None, cfg) == {"log": ["a", "b"]}

@@ -75,7 +75,8 @@ async def test_second_run_on_a_busy_thread_fails_fast(
     results: list[Any] = []
 
     async def first() -> None:
-        results.append(await graph.ainvoke({"log": ["first"]}, cfg))
+        # "sync": the step-0 checkpoint is stored before 'hold' starts, so `during` is final
+        results.append(await graph.ainvoke({"log": ["first"]}, cfg, durability="sync"))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(first)

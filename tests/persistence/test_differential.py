@@ -3,7 +3,7 @@ persistence scenarios must leave the same observable trace — results, snapshot
 history, stream chunks — up to the spelling of ids. Needs langgraph installed.
 
 Scenarios that still differ are listed in ``differential.PENDING`` (each is a failing
-test in test_bugs_pending.py until the engine is fixed).
+test in pending_bugs.py until the engine is fixed).
 """
 
 from __future__ import annotations

@@ -300,3 +300,161 @@ def test_sync_stream_closed_mid_step_then_resumed(saver: BaseCheckpointSaver) ->
     gate["block"] = False
     assert graph.invoke(None, cfg) == {"log": ["fast", "slow", "join"]}
     assert calls.as_dict() == {"fast": 1, "slow": 2, "join": 1}
+
+
+# --- durability "async": each checkpoint is saved while the next step runs ---------------
+
+
+class HeldPut:
+    """Delegates to ``saver``; its ``aput`` of the checkpoint for ``step`` (source 'loop')
+    signals ``entered`` and then waits for ``release`` (or raises ``fail``); ``active``
+    counts saver calls in progress."""
+
+    def __init__(self, saver: BaseCheckpointSaver, step: int, fail: Exception | None = None):
+        self._saver = saver
+        self._step = step
+        self._fail = fail
+        self.entered, self.release, self.finished = anyio.Event(), anyio.Event(), anyio.Event()
+        self.active = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._saver, name)
+
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, *args: Any) -> Any:
+        self.active += 1
+        try:
+            if metadata["source"] == "loop" and metadata["step"] == self._step:
+                self.entered.set()
+                await self.release.wait()
+                if self._fail is not None:
+                    raise self._fail
+            result = await self._saver.aput(config, checkpoint, metadata, *args)
+            if metadata["step"] == self._step:
+                self.finished.set()
+            return result
+        finally:
+            self.active -= 1
+
+    async def aput_writes(self, *args: Any) -> None:
+        self.active += 1
+        try:
+            await self._saver.aput_writes(*args)
+        finally:
+            self.active -= 1
+
+
+def gated_chain(saver: Any, calls: Calls, b_started: anyio.Event, b_gate: anyio.Event) -> Any:
+    """START → a → b → c → END; ``b`` signals ``b_started``, then waits for ``b_gate``."""
+
+    async def b(state: State) -> dict[str, Any]:
+        calls.hit("b")
+        b_started.set()
+        await b_gate.wait()
+        return {"log": ["b"]}
+
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a", calls))
+    builder.add_node("b", b)
+    builder.add_node("c", appender("c", calls))
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    return builder.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("durability", ["async", None])
+async def test_async_saves_a_step_while_the_next_one_runs(
+    saver: BaseCheckpointSaver, durability: str | None
+) -> None:
+    """The checkpoint after 'a' (step 1) is still being saved when 'b' starts; the run
+    returns only once every save is done, and leaves what a "sync" run leaves."""
+    held = HeldPut(saver, step=1)
+    b_started, b_gate = anyio.Event(), anyio.Event()
+    graph = gated_chain(held, Calls(), b_started, b_gate)
+    results: list[Any] = []
+
+    async def run() -> None:
+        results.append(await graph.ainvoke({"log": []}, thread("async"), durability=durability))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await held.entered.wait()
+        await b_started.wait()  # a "sync" run would wait for the save and never get here
+        assert not held.finished.is_set()
+        b_gate.set()
+        held.release.set()
+    assert results == [{"log": ["a", "b", "c"]}]
+    assert held.active == 0
+
+    b_gate_sync = anyio.Event()
+    b_gate_sync.set()
+    reference = gated_chain(saver, Calls(), anyio.Event(), b_gate_sync)
+    await reference.ainvoke({"log": []}, thread("sync"), durability="sync")
+    assert [plain(s) for s in await history(graph, thread("async"))] == [
+        plain(s) for s in await history(reference, thread("sync"))
+    ]
+
+
+def plain(snapshot: Any) -> tuple[Any, ...]:
+    """A snapshot without ids and timestamps."""
+    return (
+        snapshot.values,
+        snapshot.next,
+        snapshot.metadata,
+        [(t.name, t.error, t.interrupts, t.result) for t in snapshot.tasks],
+    )
+
+
+async def test_cancelled_async_run_finishes_its_save_and_leaves_no_task(
+    saver: BaseCheckpointSaver,
+) -> None:
+    """Cancelled while step 1's checkpoint is being saved and 'b' runs: the save still
+    completes before the cancelled call returns, nothing of the run outlives it, and
+    the thread resumes at 'b'."""
+    held = HeldPut(saver, step=1)
+    b_started, b_gate = anyio.Event(), anyio.Event()
+    calls = Calls()
+    graph = gated_chain(held, calls, b_started, b_gate)
+    cfg = thread("t")
+
+    async with anyio.create_task_group() as tg:
+        scope = anyio.CancelScope()
+
+        async def run() -> None:
+            with scope:
+                await graph.ainvoke({"log": []}, cfg, durability="async")
+
+        tg.start_soon(run)
+        await held.entered.wait()
+        await b_started.wait()
+        scope.cancel()
+        held.release.set()  # the shielded save is what the cancelled run waits for
+    assert scope.cancelled_caught
+    assert held.finished.is_set()
+    assert held.active == 0
+
+    state = await graph.aget_state(cfg)
+    assert (state.values, state.next, state.metadata["step"]) == ({"log": ["a"]}, ("b",), 1)  # type: ignore[index]
+    assert str(state.tasks[0].error).startswith("Cancelled")
+    b_gate.set()
+    assert await graph.ainvoke(None, cfg) == {"log": ["a", "b", "c"]}
+    assert calls.as_dict() == {"a": 1, "b": 2, "c": 1}
+
+
+async def test_a_failed_background_save_fails_the_run(saver: BaseCheckpointSaver) -> None:
+    """The saver's error itself (not an exception group) ends the run, at the next step's
+    end at the latest; nothing after the failed checkpoint is stored."""
+    held = HeldPut(saver, step=1, fail=OSError("disk full"))
+    held.release.set()
+    b_gate = anyio.Event()
+    b_gate.set()
+    graph = gated_chain(held, Calls(), anyio.Event(), b_gate)
+    cfg = thread("t")
+    with pytest.raises(OSError, match=r"^disk full$"):
+        await graph.ainvoke({"log": []}, cfg, durability="async")
+    assert held.active == 0
+    assert triples(await history(graph, cfg)) == [
+        ("loop", 0, ("a",)),
+        ("input", -1, ("__start__",)),
+    ]

@@ -125,10 +125,7 @@ async def test_unstorable_input_fails_before_anything_is_saved(
 
     with pytest.raises(SerializationError) as info:
         await graph.ainvoke({"log": [], "blob": threading.Lock()}, cfg)
-    message = str(info.value)
-    assert message.startswith("Cannot store value of type 'lock' at key ")
-    assert "['blob']" in message
-    assert message.endswith(FIX)
+    assert str(info.value) == f"Cannot store value of type 'lock' at key 'blob': {FIX}"
     assert await snapshot_of_thread(graph, cfg) == before
 
     # a fresh thread gets no checkpoint at all
@@ -242,3 +239,13 @@ async def test_pickle_is_opt_in_and_never_loaded_by_default(
         "Serializer created with allow_pickle=True; if you trust this storage, create the "
         "checkpointer with serde=Serializer(allow_pickle=True)"
     )
+
+
+async def test_b11_unstorable_input_names_the_state_key(saver: BaseCheckpointSaver) -> None:
+    """B11: an unstorable value in the input gets the same message as a node writing it:
+    "Cannot store value of type 'lock' at key 'blob': ...", naming the state key (not the
+    internal '__start__' channel)."""
+    graph = blob_graph(saver, lambda s: None)
+    with pytest.raises(SerializationError) as info:
+        await graph.ainvoke({"log": [], "blob": threading.Lock()}, thread("t"))
+    assert str(info.value) == f"Cannot store value of type 'lock' at key 'blob': {FIX}"

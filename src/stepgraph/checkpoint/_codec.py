@@ -53,7 +53,14 @@ def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> byt
                 f"{label} keys must be strings."
             )
         name = key if label == "channel" else f"{label}.{key}"
-        tag, data = serde.dumps_channel(name, value)
+        try:
+            tag, data = serde.dumps_channel(name, value)
+        except SerializationError:
+            if name == "__start__" and isinstance(value, Mapping):
+                # a run's input: name the state key at fault, not the internal channel
+                for k, v in value.items():
+                    serde.dumps_channel(str(k), v)
+            raise
         encoded[key] = [tag, data]
     return ormsgpack.packb(encoded)
 

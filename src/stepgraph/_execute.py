@@ -375,7 +375,6 @@ async def _once(
         except TimeoutError as exc:
             raise NodeTimeoutError(task.name, node.timeout) from exc
     writes, routes = parse_output(spec, output)
-    _check_own_conflicts(spec, writes)
     if "messages" in ctx.emitter.wants and output is not None:
         _emit_output_messages(run, ctx, output, snapshot)
     branches = spec.branches.get(task.name)
@@ -406,17 +405,6 @@ def _emit_output_messages(
             continue
         seen.add(mid)
         ctx.emitter.send_from_sync(MessageEvent(run.ns, message, metadata))
-
-
-def _check_own_conflicts(spec: GraphSpec, writes: Sequence[tuple[str, Any]]) -> None:
-    """A task writing a plain key twice fails as it returns (before its update streams)."""
-    if len(writes) < 2:
-        return
-    seen: set[str] = set()
-    for key, _ in writes:
-        if key in seen and spec.channels[key].reducer is None:
-            apply_writes(spec, {}, [(k, v) for k, v in writes if k == key])
-        seen.add(key)
 
 
 async def _invoke_node(

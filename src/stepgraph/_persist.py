@@ -461,6 +461,7 @@ class SavedPersistence(Persistence):
             resume_maps: dict[str, dict[str, Any]] = {}
             interrupts: dict[str, list[Interrupt]] = {}
             done: dict[str, Any] = {}
+            errors: dict[str, Any] = {}
             marker = writes_by_task.pop(BREAKPOINT, {}).get(BREAKPOINT, [None])[-1]
             breakpoint_hit = marker == "before"
             for task_id, chans in writes_by_task.items():
@@ -469,6 +470,7 @@ class SavedPersistence(Persistence):
                     interrupts[task_id] = pending_here
                     resume[task_id] = [v for group in chans.get(RESUME, []) for v in group]
                 elif ERROR in chans:
+                    errors[task_id] = chans[ERROR][-1]
                     continue
                 else:
                     writes = tuple(
@@ -551,6 +553,7 @@ class SavedPersistence(Persistence):
                     interrupts,
                     as_saved=True,
                     results={tid: dict(writes) for tid, (writes, _) in done.items()},
+                    errors=errors,
                 )
             return StartState(
                 values=values,
@@ -692,33 +695,31 @@ class SavedPersistence(Persistence):
         interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
         as_saved: bool = False,
         results: Mapping[str, Any] | None = None,
+        errors: Mapping[str, Any] | None = None,
     ) -> CheckpointEvent:
         """A ``checkpoints``-mode payload (LangGraph §3.6 shape). A new checkpoint's
         parent_config carries the caller's configurable keys; a loaded one's (``as_saved``)
         is the stored config, and its tasks that already finished show their ``results``."""
         tasks = next_tasks(self.spec, channel_values, checkpoint_id, step, self.ns_str)
-        configurable = {**self.user_configurable, **config["configurable"]}
-        payload = {
+        configurable = _payload_configurable(self.user_configurable, config)
+        if parent_config is None or (self.durability == "exit" and not as_saved):
+            parent = None  # (with durability "exit" the parent was never saved)
+        elif as_saved:
+            parent = {"configurable": dict(parent_config["configurable"])}
+        else:
+            parent = {"configurable": _payload_configurable(self.user_configurable, parent_config)}
+        payload = {  # LangGraph's key order, which a printed chunk shows
             "config": {"configurable": configurable},
-            "metadata": dict(metadata),
+            "parent_config": parent,
             "values": state_values(self.spec, values),
+            "metadata": dict(metadata),
             "next": [t.name for t in tasks],
-            "parent_config": (
-                None
-                if parent_config is None
-                else {"configurable": dict(parent_config["configurable"])}
-                if as_saved
-                else {"configurable": {**self.user_configurable, **parent_config["configurable"]}}
-            ),
             "tasks": [
-                {
+                {"id": t.id, "name": t.name, "error": errors[t.id], "state": self._nested_config(t)}
+                if errors and t.id in errors
+                else {
                     "id": t.id,
                     "name": t.name,
-                    "interrupts": tuple(
-                        {"value": i.value, "id": i.id, "response_schema": i.response_schema}
-                        for i in (interrupts or {}).get(t.id, ())
-                    ),
-                    "state": self._nested_config(t),
                     **(
                         {"result": _start_result(self.spec, channel_values)}
                         if as_saved and t.name == "__start__"
@@ -726,6 +727,11 @@ class SavedPersistence(Persistence):
                         if results and t.id in results
                         else {}
                     ),
+                    "interrupts": tuple(
+                        {"value": i.value, "id": i.id, "response_schema": i.response_schema}
+                        for i in (interrupts or {}).get(t.id, ())
+                    ),
+                    "state": self._nested_config(t),
                 }
                 for t in tasks
             ],
@@ -846,3 +852,10 @@ def _is_interrupt_id(key: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _payload_configurable(user: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """A streamed checkpoint's ``configurable``: namespace, the caller's keys, then the
+    checkpoint's own (LangGraph's key order)."""
+    own = config["configurable"]
+    return {"checkpoint_ns": own.get("checkpoint_ns", ""), **user, **own}

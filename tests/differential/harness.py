@@ -30,6 +30,8 @@ MODES = (
     "values",
     "updates+values",
     "tasks",
+    "debug",
+    "checkpoints",
     # every chunk-producing mode at once, nested graphs included: the interleaving of
     # modes within a step is compared too
     "values+updates+custom+messages+tasks@sub",

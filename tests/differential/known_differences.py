@@ -18,7 +18,7 @@ ALL_APIS = frozenset({"sync", "asyncio", "trio"})
 STREAM_MODES = frozenset({"updates", "values", "updates+values"})
 BASE_MODES = STREAM_MODES | {"invoke"}
 ALL_MODES = "values+updates+custom+messages+tasks@sub"
-EVERY_MODE = BASE_MODES | {"tasks", ALL_MODES}
+EVERY_MODE = BASE_MODES | {"tasks", "debug", "checkpoints", ALL_MODES}
 
 
 @attrs.frozen
@@ -31,11 +31,11 @@ class Known:
 
 KNOWN: dict[str, Known] = {
     # -- not fixed yet
-    "same_task_writes_plain_key_twice": Known(
-        "one task writing a plain key twice: LangGraph raises while applying the step's "
-        "writes and streams no task result; stepgraph fails the task as it returns and "
-        "streams its error result first",
-        modes=frozenset({"tasks", ALL_MODES}),
+    "command_update_on_existing_thread": Known(
+        "Command(update=...) on a saved thread: LangGraph keeps the update as pending "
+        "writes of the current checkpoint (its next checkpoint is source 'loop', step 1); "
+        "stepgraph saves an 'update' checkpoint first (step 2). Values and updates match",
+        modes=frozenset({"debug", "checkpoints"}),
     ),
     # -- intended: stepgraph runs async nodes from the sync API (through its portal)
     "sync_invoke_of_async_node": Known(

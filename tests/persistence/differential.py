@@ -690,6 +690,4 @@ SCENARIOS: dict[str, Callable[[Api, Any], list[Any]]] = {
 }
 
 # Scenarios where stepgraph still differs (engine bugs; see pending_bugs.py).
-PENDING = {
-    "subgraph_history",
-}
+PENDING: set[str] = set()  # scenarios that still differ (run by pending_bugs.py)

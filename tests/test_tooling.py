@@ -81,3 +81,29 @@ for name in ("", "dev", "ci", "nightly"):
         "ci 100 False True False",
         "nightly 1000 False True False",
     ]
+
+
+def test_readme_performance_table_is_generated_from_the_results(tmp_path: Path) -> None:
+    """``benchmarks/report.py --readme`` rewrites only the text between its markers, from
+    the results JSON (the README's numbers are never typed by hand)."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    results = json.loads((root / "benchmarks" / "results.json").read_text())
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        import report  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_BEGIN}\nstale\n{report.README_END}\noutro\n")
+    report.update_readme(readme, results)
+    text = readme.read_text()
+    assert "stale" not in text
+    assert text.startswith(f"intro\n{report.README_BEGIN}\n")
+    assert text.endswith(f"{report.README_END}\noutro\n")
+    assert f"at git {results['meta']['git']}" in text
+    assert "| ≥10× LangGraph | sequential_1000 (asyncio) |" in text
+    # and the committed README shows the committed results
+    committed = (root / "README.md").read_text()
+    assert report.readme_section(results) in committed

@@ -83,3 +83,14 @@ class GraphSpec:
     node_triggers: Mapping[str, tuple[str, ...]] = attrs.Factory(dict)
     """Every channel that can start a node, sorted: what its tasks report as their
     ``triggers`` (LangGraph reports them all, not only the ones that fired)."""
+    reducers: Mapping[str, Callable[[Any, Any], Any] | None] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    """State key → its reducer (None for a plain key): derived from ``channels``."""
+    solo_pending: dict[str, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
+    """Memo of the run side (``_apply.next_pending``): node → what runs after it when
+    it ran alone, chose no route and nothing was deferred or waiting at a join."""
+
+    @reducers.default
+    def _reducers(self) -> Mapping[str, Callable[[Any, Any], Any] | None]:
+        return {key: channel.reducer for key, channel in self.channels.items()}

@@ -69,8 +69,8 @@ def ordered_values(spec: GraphSpec, values: Mapping[str, Any]) -> dict[str, Any]
 def input_writes(spec: GraphSpec, value: Any) -> list[tuple[str, Any]]:
     """The graph input as writes, filtered to the input schema's keys."""
     if isinstance(value, Mapping):
-        keys = spec.input_keys
-        return [(k, v) for k, v in value.items() if k in keys and k in spec.channels]
+        keys = spec.input_key_set
+        return [(k, v) for k, v in value.items() if k in keys]
     as_dict = output_as_dict(value)
     if as_dict is None:
         raise InvalidUpdateError(

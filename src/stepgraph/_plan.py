@@ -31,7 +31,7 @@ class Pending:
     """``defer=True`` nodes waiting until nothing else is left to run."""
 
     def __bool__(self) -> bool:
-        return len(self.pull) + len(self.push) + len(self.deferred) > 0
+        return bool(self.pull or self.push or self.deferred)
 
 
 @attrs.frozen

@@ -47,19 +47,19 @@ def apply_writes(
     """
     if not writes:
         return dict(values), ()
-    channels = spec.channels
-    if len(writes) == 1 or len({key for key, _ in writes}) == len(writes):
+    if len(writes) == 1 or len(dict(writes)) == len(writes):
         # one write per key (the common case): nothing to group or check
+        reducers = spec.reducers
         new = dict(values)
         for key, value in writes:
-            reducer = channels[key].reducer
+            reducer = reducers[key]
             if isinstance(value, Overwrite):
                 new[key] = value.value
             elif reducer is None or key not in new:
                 new[key] = value
             else:
                 new[key] = reducer(new[key], value)
-        return new, tuple(key for key, _ in writes)
+        return new, tuple([key for key, _ in writes])
     grouped: dict[str, list[Any]] = {}
     for key, value in writes:
         grouped.setdefault(key, []).append(value)
@@ -109,6 +109,22 @@ def next_pending(
 ) -> Pending:
     """What runs next, given which nodes finished this step (in commit order) and the
     routes each chose. Static edges, joins and routes all trigger here."""
+    if len(finished) == 1 and not previous.deferred and not previous.barriers:
+        name, routes = finished[0]
+        if not routes and name not in spec.joins_by_source:
+            # one node ran, chose no route, nothing waits: the same answer every time
+            memo = spec.solo_pending.get(name)
+            if memo is None:
+                memo = spec.solo_pending[name] = _next_pending(spec, previous, finished)
+            return memo
+    return _next_pending(spec, previous, finished)
+
+
+def _next_pending(
+    spec: GraphSpec,
+    previous: Pending,
+    finished: Sequence[tuple[str, Sequence[str | Send]]],
+) -> Pending:
     pull: dict[str, list[str]] = {}
     deferred: dict[str, list[str]] = {}
     if previous.deferred:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -130,28 +129,29 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         merged = _merge_config(self.config, config)
         ctx_value = self._coerce_context(context)
 
+        def start(emitter: Any) -> Coroutine[Any, Any, RunResult]:
+            return run_graph(
+                self,
+                input,
+                merged,
+                emitter,
+                parent=parent,
+                interrupt_before=_names(interrupt_before),
+                interrupt_after=_names(interrupt_after),
+                context=ctx_value,
+                durability=durability,
+                deterministic=deterministic,
+            )
+
         async def run(emitter: Any) -> RunResult:
             saver = self.checkpointer
-            thread_id = (merged.get("configurable") or {}).get("thread_id")
-            # one run per thread at a time: a second one fails fast with ThreadBusyError
-            lease = (
-                saver.thread_lease(str(thread_id))
-                if parent is None and thread_id is not None and hasattr(saver, "thread_lease")
-                else contextlib.nullcontext()
-            )
-            async with lease:
-                return await run_graph(
-                    self,
-                    input,
-                    merged,
-                    emitter,
-                    parent=parent,
-                    interrupt_before=_names(interrupt_before),
-                    interrupt_after=_names(interrupt_after),
-                    context=ctx_value,
-                    durability=durability,
-                    deterministic=deterministic,
-                )
+            if parent is None and saver is not None and hasattr(saver, "thread_lease"):
+                thread_id = (merged.get("configurable") or {}).get("thread_id")
+                if thread_id is not None:
+                    # one run per thread at a time: a second one fails fast (ThreadBusyError)
+                    async with saver.thread_lease(str(thread_id)):
+                        return await start(emitter)
+            return await start(emitter)
 
         return run
 

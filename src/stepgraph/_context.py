@@ -10,7 +10,7 @@ itself starts.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +56,10 @@ class TaskContext:
     interrupt_count: int = 0
     checkpointer: Any = None
     """The run's checkpointer, inherited by graphs invoked inside the node."""
-    checkpoint_map: dict[str, str] = attrs.Factory(dict)
+    checkpoint_map: Mapping[str, str] = attrs.Factory(dict)
     """Namespace → checkpoint id of every enclosing graph the task runs from (its own
-    graph's included): nested graphs record it as their checkpoints' ``parents``."""
+    graph's included): nested graphs record it as their checkpoints' ``parents``. Shared
+    by the tasks of a step: read only."""
     stream_subgraphs: bool = False
     """Whether nested graphs' output reaches the consumer."""
     cancel_scope: Any = None

@@ -7,6 +7,7 @@ failure). ``interrupt()`` in a task does not cancel its siblings.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -37,7 +38,24 @@ from .errors import (
 from .runtime import Runtime
 from .types import Command, Interrupt, Send
 
-__all__ = ["Interrupted", "RunInfo", "TaskFailed", "run_step", "run_task"]
+__all__ = ["Interrupted", "RunInfo", "TaskFailed", "loop_token", "run_step", "run_task"]
+
+_last_token: Any = None
+
+
+def loop_token() -> Any:
+    """``anyio.lowlevel.current_token()``, remembered for the event loop that asked last
+    (runs on one loop ask again and again; finding the backend is the costly part)."""
+    global _last_token
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        native = trio.lowlevel.current_trio_token()
+    else:
+        native = asyncio.get_running_loop()
+    token = _last_token
+    if token is None or token.native_token is not native:
+        token = _last_token = anyio.lowlevel.current_token()
+    return token
 
 
 @attrs.define(eq=False)
@@ -139,7 +157,9 @@ def parse_output(spec: GraphSpec, output: Any) -> tuple[list[tuple[str, Any]], l
         return writes, routes
     channels = spec.channels
     if isinstance(output, dict):
-        writes.extend((k, v) for k, v in output.items() if k in channels)
+        if channels.keys() >= output.keys():
+            return list(output.items()), routes
+        writes.extend([(k, v) for k, v in output.items() if k in channels])
         return writes, routes
     if isinstance(output, Command):
         _add_command(spec, output, writes, routes)
@@ -271,8 +291,12 @@ def _injected(name: str, ctx: TaskContext) -> Any:
 
 def make_task_context(run: RunInfo, task: Task) -> TaskContext:
     """The context a task runs with (config, writer, runtime, namespace)."""
-    ns = (*run.ns, f"{task.name}:{task.id}")
-    ns_str = "|".join(ns)
+    own = f"{task.name}:{task.id}"
+    if run.ns:
+        ns = (*run.ns, own)
+        ns_str = "|".join(ns)
+    else:
+        ns, ns_str = (own,), own
     emitter = run.task_emitters.get(task.id, run.emitter) if run.task_emitters else run.emitter
     shared = run.shared
     if shared is not None and shared[0] is emitter:
@@ -305,11 +329,11 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         path=task.path,
         loop_thread=run.loop_thread,
         token=run.token,
-        resume=list(run.resume.get(task.id, ())),
-        resume_map=dict(run.resume_maps.get(task.id, {})),
+        resume=list(run.resume.get(task.id, ())) if run.resume else [],
+        resume_map=dict(run.resume_maps.get(task.id, {})) if run.resume_maps else {},
         resuming=task.id in run.resume,
         checkpointer=run.checkpointer,
-        checkpoint_map=dict(run.checkpoint_map),
+        checkpoint_map=run.checkpoint_map,  # replaced each step, never changed in place
         stream_subgraphs=emitter.subgraphs,
         cancel_scope=run.cancel_scope,
         writer_ns=run.ns,
@@ -324,7 +348,9 @@ async def run_task(run: RunInfo, task: Task, snapshot: Mapping[str, Any]) -> Out
     lc_var = _lc.config_var() if ctx.lc_config is not None else None
     lc_reset = lc_var.set(ctx.lc_config) if lc_var is not None else None
     try:
-        return await _attempts(run, task, snapshot, ctx)
+        if task.node.retry:
+            return await _attempts(run, task, snapshot, ctx)
+        return await _once(run, task, snapshot, ctx)
     except GraphInterrupt as exc:
         return Interrupted(task, exc.interrupts, tuple(ctx.resume))
     except Exception as exc:
@@ -366,7 +392,15 @@ async def _once(
     spec = run.spec
     node = task.node
     value = _node_input(spec, task, snapshot)
-    if node.timeout is None:
+    shape = node.shape
+    if node.timeout is None and shape is not None and shape.is_async and node.subgraph is None:
+        # (what _invoke_node and _call do for it, without their two awaits)
+        if shape.inject:
+            kwargs = {name: _injected(name, ctx) for name in shape.inject}
+            output = await (node.fn(value, **kwargs) if shape.takes_input else node.fn(**kwargs))
+        else:
+            output = await (node.fn(value) if shape.takes_input else node.fn())
+    elif node.timeout is None:
         output = await _invoke_node(node, value, ctx, spec, abandon=False)
     else:
         try:

@@ -21,7 +21,15 @@ from ._events import (
     UpdatesEvent,
     ValuesEvent,
 )
-from ._execute import Interrupted, Outcome, RunInfo, _route, make_task_context, run_step
+from ._execute import (
+    Interrupted,
+    Outcome,
+    RunInfo,
+    _route,
+    loop_token,
+    make_task_context,
+    run_step,
+)
 from ._persist import Persistence
 from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
@@ -38,6 +46,7 @@ __all__ = ["DEFAULT_RECURSION_LIMIT", "RunResult", "run_graph"]
 DEFAULT_RECURSION_LIMIT = int(os.environ.get("LANGGRAPH_DEFAULT_RECURSION_LIMIT", "10007"))
 
 _START_NODE = NodeSpec(name=START, fn=None, shape=None)
+_NOTHING_PENDING = Pending()
 
 
 @attrs.frozen
@@ -60,8 +69,8 @@ def ordered_values(spec: GraphSpec, values: Mapping[str, Any]) -> dict[str, Any]
 def input_writes(spec: GraphSpec, value: Any) -> list[tuple[str, Any]]:
     """The graph input as writes, filtered to the input schema's keys."""
     if isinstance(value, Mapping):
-        keys = spec.input_keys
-        return [(k, v) for k, v in value.items() if k in keys and k in spec.channels]
+        keys = spec.input_key_set
+        return [(k, v) for k, v in value.items() if k in keys]
     as_dict = output_as_dict(value)
     if as_dict is None:
         raise InvalidUpdateError(
@@ -171,7 +180,7 @@ async def _run_graph(
         context=context,
         store=graph.store,
         checkpointer=checkpointer,
-        token=anyio.lowlevel.current_token(),
+        token=loop_token(),
         loop_thread=threading.get_ident(),
         parent=parent,
     )
@@ -223,7 +232,7 @@ async def _run_graph(
             finally:
                 task_context_var.reset(reset)
         if start.from_start:
-            pending = next_pending(spec, Pending(), [(START, routes)])
+            pending = next_pending(spec, _NOTHING_PENDING, [(START, routes)])
         else:
             pending = merge_pending(
                 start.pending, next_pending(spec, start.pending, [("", routes)])
@@ -255,6 +264,9 @@ async def _run_graph(
     stop = step + limit
     before = interrupt_before or graph.interrupt_before
     after = interrupt_after or graph.interrupt_after
+    ns_str = "|".join(ns)
+    # without a checkpointer and a consumer, nobody needs to hear of each finished task
+    report = wants or persist.saves
     while True:
         step += 1
         if step > stop:
@@ -265,11 +277,12 @@ async def _run_graph(
         if not ns:
             await emitter.step_barrier()
         tasks = plan_step(
-            spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace="|".join(ns)
+            spec, pending, step=step, checkpoint_id=persist.checkpoint_id, namespace=ns_str
         )
         if not tasks:
             break
-        run.checkpoint_map = {**parents, "|".join(ns): persist.checkpoint_id}
+        if run.checkpoint_map.get(ns_str) is not persist.checkpoint_id:
+            run.checkpoint_map = {**parents, ns_str: persist.checkpoint_id}
         if not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
             await persist.flush()
@@ -347,7 +360,9 @@ async def _run_graph(
         finished: set[str] = set()
         run.finished_ids = finished
         try:
-            outcomes = await run_step(run, to_run, values, on_done) if to_run else []
+            outcomes = (
+                await run_step(run, to_run, values, on_done if report else None) if to_run else []
+            )
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await persist.tasks_cancelled(
@@ -363,7 +378,8 @@ async def _run_graph(
             with anyio.CancelScope(shield=True):
                 await persist.flush()
             raise
-        await _release(run, to_run)
+        if run.task_emitters:
+            await _release(run, to_run)
         results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
         interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
         if interrupted:
@@ -384,14 +400,16 @@ async def _run_graph(
         values, written = apply_writes(spec, values, ordered_writes(results))
         for event in held or ():
             await emitter.send(event)
-        ordered = sorted(results, key=lambda r: path_key(r.task.path))
+        ordered = (
+            sorted(results, key=lambda r: path_key(r.task.path)) if len(results) > 1 else results
+        )
         pending = next_pending(spec, pending, [(r.task.name, r.routes) for r in ordered])
         if written:
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
                 await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
         await persist.save(
-            values, pending, step, "loop", written, tuple(r.task.name for r in ordered)
+            values, pending, step, "loop", written, tuple([r.task.name for r in ordered])
         )
         if _matches(after, tasks):
             await persist.mark_breakpoint(values, pending, step, False)

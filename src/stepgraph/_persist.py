@@ -7,7 +7,7 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -200,12 +200,14 @@ class Background:
 class Persistence:
     """No checkpointer: nothing is saved; resuming is impossible."""
 
+    saves = False
+    """Whether the methods below do anything (the loop skips what only feeds them)."""
     checkpoint_id: str
     done_writes: Mapping[str, tuple[tuple[tuple[str, Any], ...], tuple[str | Send, ...]]] = {}
 
     def __init__(self, spec: GraphSpec) -> None:
         self.spec = spec
-        self.checkpoint_id = uuid.uuid4().hex
+        self.checkpoint_id = os.urandom(16).hex()  # (as uuid4().hex, 5x cheaper)
 
     @staticmethod
     def create(
@@ -304,6 +306,8 @@ _CONFIG_KEYS_MESSAGE = (
 
 class SavedPersistence(Persistence):
     """With a checkpointer: load the thread, save every step and every task's writes."""
+
+    saves = True
 
     def __init__(
         self,

@@ -31,7 +31,7 @@ class Pending:
     """``defer=True`` nodes waiting until nothing else is left to run."""
 
     def __bool__(self) -> bool:
-        return len(self.pull) + len(self.push) + len(self.deferred) > 0
+        return bool(self.pull or self.push or self.deferred)
 
 
 @attrs.frozen
@@ -53,11 +53,15 @@ class Task:
 
 def task_id(checkpoint_id: str, namespace: str, step: int, name: str, path: tuple[Any, ...]) -> str:
     """Deterministic UUID-formatted id of a task (same inputs, same id)."""
-    digest = hashlib.blake2b(
-        f"{checkpoint_id}\x00{namespace}\x00{step}\x00{name}\x00{path!r}".encode(),
-        digest_size=16,
-    ).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+    return _task_id(f"{checkpoint_id}\x00{namespace}\x00{step}\x00", name, path)
+
+
+def _task_id(prefix: str, name: str, path: tuple[Any, ...]) -> str:
+    h = _blake2b(f"{prefix}{name}\x00{path!r}".encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_blake2b = hashlib.blake2b
 
 
 def path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -70,6 +74,7 @@ def plan_step(
 ) -> tuple[Task, ...]:
     """The tasks of the next superstep: Sends first (send order), then pulled nodes by name."""
     tasks: list[Task] = []
+    prefix = f"{checkpoint_id}\x00{namespace}\x00{step}\x00"
     for index, send in enumerate(pending.push):
         node = spec.nodes.get(send.node)
         if node is None:
@@ -77,7 +82,7 @@ def plan_step(
         path: tuple[Any, ...] = (PUSH, index, False)
         tasks.append(
             Task(
-                id=task_id(checkpoint_id, namespace, step, send.node, path),
+                id=_task_id(prefix, send.node, path),
                 name=send.node,
                 path=path,
                 triggers=(PUSH,),
@@ -87,15 +92,15 @@ def plan_step(
         )
     # deferred nodes run in the first step that pulls no other node (Sends may run too)
     pull = pending.pull or pending.deferred
-    for name in sorted(pull):
-        pull_path: tuple[Any, ...] = (PULL, name)
-        path = pull_path
+    node_triggers = spec.node_triggers
+    for name in sorted(pull) if len(pull) > 1 else pull:
+        path = (PULL, name)
         tasks.append(
             Task(
-                id=task_id(checkpoint_id, namespace, step, name, path),
+                id=_task_id(prefix, name, path),
                 name=name,
                 path=path,
-                triggers=spec.node_triggers.get(name) or pull[name],
+                triggers=node_triggers.get(name) or pull[name],
                 node=spec.nodes[name],
             )
         )

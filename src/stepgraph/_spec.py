@@ -83,3 +83,20 @@ class GraphSpec:
     node_triggers: Mapping[str, tuple[str, ...]] = attrs.Factory(dict)
     """Every channel that can start a node, sorted: what its tasks report as their
     ``triggers`` (LangGraph reports them all, not only the ones that fired)."""
+    reducers: Mapping[str, Callable[[Any, Any], Any] | None] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    """State key → its reducer (None for a plain key): derived from ``channels``."""
+    input_key_set: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+    """``input_keys`` that are state keys, as a set."""
+    solo_pending: dict[str, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
+    """Memo of the run side (``_apply.next_pending``): node → what runs after it when
+    it ran alone, chose no route and nothing was deferred or waiting at a join."""
+
+    @input_key_set.default
+    def _input_key_set(self) -> frozenset[str]:
+        return frozenset(k for k in self.input_keys if k in self.channels)
+
+    @reducers.default
+    def _reducers(self) -> Mapping[str, Callable[[Any, Any], Any] | None]:
+        return {key: channel.reducer for key, channel in self.channels.items()}

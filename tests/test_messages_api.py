@@ -445,8 +445,8 @@ def test_langchain_metadata_and_tags_match_langgraph(call: int, sync: bool) -> N
         assert keys["tags"][0] == "run"
     assert [c for c, _ in got] == ["a", " ", "b"]
     lg_graph = pytest.importorskip("langgraph.graph")
-    if not sync and sys.version_info < (3, 11):
-        pytest.skip(
-            "LangGraph's async nodes lose the callbacks on Python 3.10 (its documented gap)"
-        )
+    if sys.version_info < (3, 11):
+        # both programs run through astream: LangGraph's async API loses the task's
+        # callbacks on 3.10 (its documented gap), so it streams no messages at all
+        pytest.skip("LangGraph's async API loses the callbacks on Python 3.10")
     assert got == _lc_metadata_trace(lg_graph.StateGraph, lg_graph.START, CALL_CONFIGS[call], sync)

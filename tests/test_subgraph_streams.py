@@ -126,7 +126,9 @@ async def test_nested_chunks_in_every_mode(kind: str, subgraphs: bool) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_langgraph_counts_are_the_recorded_ones(kind: str, subgraphs: bool) -> None:
     graph = _program("langgraph", kind)
-    if kind == "ainvoke-in-async-node" and sys.version_info < (3, 11):
-        pytest.skip("LangGraph loses the nested graph's context in async nodes on 3.10")
+    if sys.version_info < (3, 11):
+        # LangGraph's async API loses the task context on 3.10 (get_stream_writer raises,
+        # nested graphs stream nothing): stepgraph's counts are checked above, on 3.10 too
+        pytest.skip("LangGraph's async API loses the task context on Python 3.10")
     got = anyio.run(_counts, graph, subgraphs, backend="asyncio")
     assert got == (SHOWN if subgraphs else HIDDEN)

@@ -69,7 +69,11 @@ def test_same_as_langgraph(name: str, api: str, mode: str) -> None:
     if (
         ref_api != "sync"
         and sys.version_info < (3, 11)
-        and (ref_case.needs_task_context or _lost_task_context(ref_records))
+        and (
+            ref_case.needs_task_context
+            or _lost_task_context(ref_records)
+            or mode.endswith("@sub")  # nested graphs' chunks are lost without an error
+        )
     ):
         pytest.skip(
             "LangGraph on Python < 3.11 asyncio loses the task config (get_config, "

@@ -264,6 +264,28 @@ async def _route(
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (view,) if shape.takes_input else ()
     result = await _call(branch.path, shape.is_async, args, kwargs, False, ctx.emitter)
+    return _route_targets(branch, result)
+
+
+def _route_sync(
+    spec: GraphSpec,
+    branch: BranchSpec,
+    state: Mapping[str, Any],
+    ctx: TaskContext,
+) -> list[str | Send]:
+    """:func:`_route` for a sync path function, called in the node's own thread."""
+    shape = branch.shape
+    view: Any = (
+        build_instance(spec.state_schema, state)
+        if is_instance_schema(spec.state_schema)
+        else dict(state)
+    )
+    kwargs = {name: _injected(name, ctx) for name in shape.inject}
+    result = branch.path(view, **kwargs) if shape.takes_input else branch.path(**kwargs)
+    return _route_targets(branch, result)
+
+
+def _route_targets(branch: BranchSpec, result: Any) -> list[str | Send]:
     items = result if isinstance(result, (list, tuple)) else [result]
     out: list[str | Send] = []
     for item in items:
@@ -393,6 +415,21 @@ async def _once(
     node = task.node
     value = _node_input(spec, task, snapshot)
     shape = node.shape
+    branches = spec.branches.get(task.name)
+    if (
+        branches
+        and shape is not None
+        and not shape.is_async
+        and node.timeout is None
+        and node.subgraph is None
+        and "messages" not in ctx.emitter.wants
+        and not any(branch.shape.is_async for branch in branches)
+    ):
+        # a sync node with sync routers: one worker-thread call for all of them
+        kwargs = {name: _injected(name, ctx) for name in shape.inject}
+        args = (value,) if shape.takes_input else ()
+        fused = partial(_node_then_route, run, task, snapshot, ctx, branches, args, kwargs)
+        return await _call(fused, False, (), {}, False, ctx.emitter)  # type: ignore[no-any-return]
     if node.timeout is None and shape is not None and shape.is_async and node.subgraph is None:
         # (what _invoke_node and _call do for it, without their two awaits)
         if shape.inject:
@@ -411,13 +448,36 @@ async def _once(
     writes, routes = parse_output(spec, output)
     if "messages" in ctx.emitter.wants and output is not None:
         _emit_output_messages(run, ctx, output, snapshot)
-    branches = spec.branches.get(task.name)
     if branches:
         run.partial[task.id] = writes
         state, _ = apply_writes(spec, snapshot, writes)
         for branch in branches:
             routes.extend(await _route(spec, branch, state, ctx))
         del run.partial[task.id]
+    return TaskResult(task, tuple(writes), tuple(routes))
+
+
+def _node_then_route(
+    run: RunInfo,
+    task: Task,
+    snapshot: Mapping[str, Any],
+    ctx: TaskContext,
+    branches: Sequence[BranchSpec],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> TaskResult:
+    """A sync node and then its sync routers, in one (worker-thread) call: what
+    :func:`_once` does for them with one hop each. The routers see the state with the
+    node's writes applied; while they run, the writes wait in ``run.partial`` (read
+    only after the step, when this call is over: it is never abandoned)."""
+    spec = run.spec
+    output = task.node.fn(*args, **kwargs)
+    writes, routes = parse_output(spec, output)
+    run.partial[task.id] = writes
+    state, _ = apply_writes(spec, snapshot, writes)
+    for branch in branches:
+        routes.extend(_route_sync(spec, branch, state, ctx))
+    del run.partial[task.id]
     return TaskResult(task, tuple(writes), tuple(routes))
 
 

@@ -89,7 +89,7 @@ def test_readme_performance_table_is_generated_from_the_results(tmp_path: Path) 
     import json
 
     root = Path(__file__).resolve().parents[1]
-    results = json.loads((root / "benchmarks" / "results.json").read_text())
+    results = json.loads((root / "benchmarks" / "RESULTS.json").read_text())
     sys.path.insert(0, str(root / "benchmarks"))
     try:
         import report  # type: ignore[import-not-found]
@@ -104,6 +104,6 @@ def test_readme_performance_table_is_generated_from_the_results(tmp_path: Path) 
     assert text.endswith(f"{report.README_END}\noutro\n")
     assert f"at git {results['meta']['git']}" in text
     assert "| ≥10× LangGraph | sequential_1000 (asyncio) |" in text
-    # and the committed README shows the committed results
+    # and the committed README shows the published run (RESULTS.json, committed)
     committed = (root / "README.md").read_text()
     assert report.readme_section(results) in committed

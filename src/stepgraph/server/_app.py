@@ -726,6 +726,13 @@ class Api:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            # a temporary thread-less run's thread (and record) is deleted as it ends;
+            # a join that arrives just after still gets its output from memory
+            recent = self.m.run_state(str(request.path_params.get("run_id", "")))
+            if recent is not None and str(recent.record.get("thread_id")) == str(
+                request.path_params.get("thread_id")
+            ):
+                return self._wait_body(recent, headers={}, cancel_on_disconnect=False)
             return _json_response(
                 {"__error__": {"error": "HTTPException", "message": "404: Run not found"}}
             )

@@ -766,6 +766,10 @@ class Manager:
                 await self.delete_thread(thread_id)
             except Exception:
                 logger.exception("deleting temporary thread %s failed", thread_id)
+            # its output stays joinable among the recent runs (a join may be on its way)
+            self._finished[rs.run_id] = rs
+            while len(self._finished) > self.recent_runs:
+                self._finished.popitem(last=False)
 
     # -- runs: cancel ----------------------------------------------------------
 

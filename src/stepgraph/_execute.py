@@ -255,15 +255,8 @@ async def _route(
     state: Mapping[str, Any],
     ctx: TaskContext,
 ) -> list[str | Send]:
-    shape = branch.shape
-    view: Any = (
-        build_instance(spec.state_schema, state)
-        if is_instance_schema(spec.state_schema)
-        else dict(state)
-    )
-    kwargs = {name: _injected(name, ctx) for name in shape.inject}
-    args = (view,) if shape.takes_input else ()
-    result = await _call(branch.path, shape.is_async, args, kwargs, False, ctx.emitter)
+    args, kwargs = _route_arguments(spec, branch, state, ctx)
+    result = await _call(branch.path, branch.shape.is_async, args, kwargs, False, ctx.emitter)
     return _route_targets(branch, result)
 
 
@@ -274,15 +267,21 @@ def _route_sync(
     ctx: TaskContext,
 ) -> list[str | Send]:
     """:func:`_route` for a sync path function, called in the node's own thread."""
+    args, kwargs = _route_arguments(spec, branch, state, ctx)
+    return _route_targets(branch, branch.path(*args, **kwargs))
+
+
+def _route_arguments(
+    spec: GraphSpec, branch: BranchSpec, state: Mapping[str, Any], ctx: TaskContext
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """What a router is called with: the state (as the state schema) and its injections."""
     shape = branch.shape
-    view: Any = (
-        build_instance(spec.state_schema, state)
-        if is_instance_schema(spec.state_schema)
-        else dict(state)
-    )
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
-    result = branch.path(view, **kwargs) if shape.takes_input else branch.path(**kwargs)
-    return _route_targets(branch, result)
+    if not shape.takes_input:
+        return (), kwargs
+    schema = spec.state_schema
+    view = build_instance(schema, state) if is_instance_schema(schema) else dict(state)
+    return (view,), kwargs
 
 
 def _route_targets(branch: BranchSpec, result: Any) -> list[str | Send]:

@@ -430,16 +430,7 @@ class SavedPersistence(Persistence):
             # the run stopped right after saving its input: process that input now, on
             # top of that checkpoint (a replay of it first copies it as a fork)
             if "checkpoints" in self.emitter.wants:
-                self._announce = self._checkpoint_event(
-                    saved.config,
-                    saved.metadata,
-                    values,
-                    saved.checkpoint.id,
-                    saved.checkpoint.channel_values,
-                    step,
-                    saved.parent_config,
-                    as_saved=True,
-                )
+                self._announce = self._saved_event(saved, values, step)
             if self._explicit_checkpoint:
                 step = await self._fork(saved, values, pending, step)
             return StartState(
@@ -546,16 +537,11 @@ class SavedPersistence(Persistence):
             replay = tuple((t.name, update_chunk(done[t.id][0])) for t in planned if t.id in done)
             if "checkpoints" in self.emitter.wants and self.checkpoint_id == saved.checkpoint.id:
                 # a resumed run streams the checkpoint it continues from, as saved
-                self._announce = self._checkpoint_event(
-                    saved.config,
-                    saved.metadata,
+                self._announce = self._saved_event(
+                    saved,
                     values,
-                    saved.checkpoint.id,
-                    saved.checkpoint.channel_values,
                     step,
-                    saved.parent_config,
                     interrupts,
-                    as_saved=True,
                     results={tid: dict(writes) for tid, (writes, _) in done.items()},
                     errors=errors,
                 )
@@ -686,6 +672,28 @@ class SavedPersistence(Persistence):
                 "checkpoint_ns": f"{self.ns_str}|{ns}" if self.ns_str else ns,
             }
         }
+
+    def _saved_event(
+        self,
+        saved: Any,
+        values: Mapping[str, Any],
+        step: int,
+        interrupts: Mapping[str, Sequence[Interrupt]] | None = None,
+        **found: Any,
+    ) -> CheckpointEvent:
+        """The ``checkpoints``-mode payload of a checkpoint loaded as it was stored."""
+        return self._checkpoint_event(
+            saved.config,
+            saved.metadata,
+            values,
+            saved.checkpoint.id,
+            saved.checkpoint.channel_values,
+            step,
+            saved.parent_config,
+            interrupts,
+            as_saved=True,
+            **found,
+        )
 
     def _checkpoint_event(
         self,

@@ -111,13 +111,26 @@ def next_pending(
     routes each chose. Static edges, joins and routes all trigger here."""
     if len(finished) == 1 and not previous.deferred and not previous.barriers:
         name, routes = finished[0]
-        if not routes and name not in spec.joins_by_source:
-            # one node ran, chose no route, nothing waits: the same answer every time
-            memo = spec.solo_pending.get(name)
+        if name not in spec.joins_by_source:
+            # one node ran, nothing waits, and it chose node names (no Send): the same
+            # answer every time for the same names
+            key: Any = name
+            if routes:
+                key = (name, *routes)
+                if not all(isinstance(r, str) for r in routes):
+                    return _next_pending(spec, previous, finished)
+            memos = spec.solo_pending
+            memo = memos.get(key)
             if memo is None:
-                memo = spec.solo_pending[name] = _next_pending(spec, previous, finished)
+                memo = _next_pending(spec, previous, finished)
+                if len(memos) < _MEMO_LIMIT:
+                    memos[key] = memo
             return memo
     return _next_pending(spec, previous, finished)
+
+
+_MEMO_LIMIT = 1024
+"""At most this many memoized answers per graph (routes may name anything)."""
 
 
 def _next_pending(

@@ -68,6 +68,8 @@ class TaskContext:
     """Namespace of the graph this task belongs to (what its stream chunks carry)."""
     lc_config: Any = None
     """The config langchain-core sees inside this task (with the messages callback)."""
+    driver: Any = None
+    """The sync API's driver when its loop runs the task (see ``RunInfo.driver``)."""
 
 
 task_context_var: ContextVar[TaskContext | None] = ContextVar("stepgraph_task", default=None)

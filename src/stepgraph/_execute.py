@@ -25,7 +25,7 @@ from ._events import MessageEvent
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
-from ._sync import alone, inline_driver
+from ._sync import alone
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -88,13 +88,15 @@ class RunInfo:
     """``config["max_concurrency"]``: at most this many tasks of a step at once."""
     task_emitters: dict[str, Emitter] = attrs.Factory(dict)
     """Per-task buffers in deterministic mode (task id → emitter)."""
-    """Ids of messages already in ``messages`` mode (streamed or part of the input)."""
     partial: dict[str, Any] = attrs.Factory(dict)
     """Writes of tasks whose routing is being evaluated (LangGraph streams them even
     when routing then fails)."""
     shared: tuple[Emitter, TaskWriter, Runtime[Any]] | None = None
     """The writer and runtime of tasks that use the run's own emitter (the same for
     all of them, so made once per run)."""
+    driver: Any = None
+    """The sync API's :class:`~stepgraph._sync.Driver` when its loop runs this run
+    (:func:`~stepgraph._sync.inline_driver`, looked up once per run)."""
 
 
 @attrs.frozen
@@ -236,16 +238,16 @@ async def _call(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     abandon: bool,
-    emitter: Emitter | None = None,
+    ctx: TaskContext | None = None,
 ) -> Any:
     if is_async:
         return await fn(*args, **kwargs)
-    if emitter is not None:
-        driver = inline_driver()
-        if driver is not None:
-            if not abandon and _may_inline(emitter):
-                return driver.call_inline(partial(fn, *args, **kwargs))
-            return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
+    driver = ctx.driver if ctx is not None else None
+    if driver is not None:
+        assert ctx is not None
+        if not abandon and _may_inline(ctx.emitter):
+            return driver.call_inline(partial(fn, *args, **kwargs))
+        return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=abandon)
 
 
@@ -256,7 +258,7 @@ async def _route(
     ctx: TaskContext,
 ) -> list[str | Send]:
     args, kwargs = _route_arguments(spec, branch, state, ctx)
-    result = await _call(branch.path, branch.shape.is_async, args, kwargs, False, ctx.emitter)
+    result = await _call(branch.path, branch.shape.is_async, args, kwargs, False, ctx)
     return _route_targets(branch, result)
 
 
@@ -359,6 +361,7 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         cancel_scope=run.cancel_scope,
         writer_ns=run.ns,
         lc_config=lc_config,
+        driver=run.driver,
     )
 
 
@@ -428,7 +431,7 @@ async def _once(
         kwargs = {name: _injected(name, ctx) for name in shape.inject}
         args = (value,) if shape.takes_input else ()
         fused = partial(_node_then_route, run, task, snapshot, ctx, branches, args, kwargs)
-        return await _call(fused, False, (), {}, False, ctx.emitter)  # type: ignore[no-any-return]
+        return await _call(fused, False, (), {}, False, ctx)  # type: ignore[no-any-return]
     if node.timeout is None and shape is not None and shape.is_async and node.subgraph is None:
         # (what _invoke_node and _call do for it, without their two awaits)
         if shape.inject:
@@ -509,7 +512,7 @@ async def _invoke_node(
     assert shape is not None
     kwargs = {name: _injected(name, ctx) for name in shape.inject}
     args = (value,) if shape.takes_input else ()
-    return await _call(node.fn, shape.is_async, args, kwargs, abandon, ctx.emitter)
+    return await _call(node.fn, shape.is_async, args, kwargs, abandon, ctx)
 
 
 async def _run_subgraph(graph: Any, value: Any, ctx: TaskContext, spec: GraphSpec) -> Any:

@@ -34,6 +34,7 @@ from ._persist import Persistence
 from ._plan import PULL, Pending, Task, path_key, plan_step
 from ._schema import output_as_dict
 from ._spec import START, GraphSpec, NodeSpec
+from ._sync import inline_driver
 from ._writer import BufferEmitter, Emitter, NullEmitter
 from .errors import GraphInterrupt, GraphRecursionError, InvalidUpdateError, ParentCommand
 from .types import Command, Interrupt, Send
@@ -183,6 +184,7 @@ async def _run_graph(
         token=loop_token(),
         loop_thread=threading.get_ident(),
         parent=parent,
+        driver=inline_driver(),
     )
     max_concurrency = config.get("max_concurrency")
     if max_concurrency:
@@ -283,7 +285,7 @@ async def _run_graph(
             break
         if run.checkpoint_map.get(ns_str) is not persist.checkpoint_id:
             run.checkpoint_map = {**parents, ns_str: persist.checkpoint_id}
-        if not skip_before and _matches(before, tasks):
+        if before and not skip_before and _matches(before, tasks):
             await persist.mark_breakpoint(values, pending, step - 1, True)
             await persist.flush()
             if "updates" in wants:
@@ -297,10 +299,13 @@ async def _run_graph(
                 # a consumer that stops after the task-start chunks: the tasks never ran
                 await emitter.step_barrier()
         done_writes = persist.done_writes
-        to_run = [t for t in tasks if t.id not in done_writes]
+        to_run: Sequence[Task] = tasks
+        replayed: list[TaskResult] = []
+        if done_writes:
+            to_run = [t for t in tasks if t.id not in done_writes]
+            replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
         if deterministic:
             run.task_emitters = {t.id: BufferEmitter(emitter) for t in to_run}
-        replayed = [TaskResult(t, *done_writes[t.id]) for t in tasks if t.id in done_writes]
         # a step of one task reports its result only once the step's writes applied (as
         # LangGraph, whose lone task runs inline and whose stream is read after the step
         # unless custom/messages/subgraph chunks make it eager): a reducer that raises
@@ -380,8 +385,12 @@ async def _run_graph(
             raise
         if run.task_emitters:
             await _release(run, to_run)
-        results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
-        interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
+        if not replayed and len(outcomes) == 1 and type(outcomes[0]) is TaskResult:
+            results: list[TaskResult] = outcomes  # type: ignore[assignment]
+            interrupted: list[Interrupted] = []
+        else:
+            results = replayed + [o for o in outcomes if isinstance(o, TaskResult)]
+            interrupted = [o for o in outcomes if isinstance(o, Interrupted)]
         if interrupted:
             interrupts = tuple(
                 i
@@ -408,10 +417,11 @@ async def _run_graph(
             output_written = output_written or not output_keys.isdisjoint(written)
             if "values" in wants:
                 await emitter.send(ValuesEvent(ns, ordered_values(spec, values), None, written))
-        await persist.save(
-            values, pending, step, "loop", written, tuple([r.task.name for r in ordered])
-        )
-        if _matches(after, tasks):
+        if persist.saves:
+            await persist.save(
+                values, pending, step, "loop", written, tuple([r.task.name for r in ordered])
+            )
+        if after and _matches(after, tasks):
             await persist.mark_breakpoint(values, pending, step, False)
             await persist.flush()
             if "updates" in wants:

@@ -57,11 +57,28 @@ def task_id(checkpoint_id: str, namespace: str, step: int, name: str, path: tupl
 
 
 def _task_id(prefix: str, name: str, path: tuple[Any, ...]) -> str:
-    h = _blake2b(f"{prefix}{name}\x00{path!r}".encode(), digest_size=16).hexdigest()
+    return _hashed_id(f"{prefix}{name}\x00{path!r}".encode())
+
+
+def _hashed_id(data: bytes) -> str:
+    h = _blake2b(data, digest_size=16).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _blake2b = hashlib.blake2b
+
+
+def _pull_suffix(name: str) -> bytes:
+    """The name-and-path part of a pull task's id input (see :func:`_task_id`)."""
+    suffix = _PULL_SUFFIXES.get(name)
+    if suffix is None:
+        suffix = f"{name}\x00{(PULL, name)!r}".encode()
+        if len(_PULL_SUFFIXES) < 4096:
+            _PULL_SUFFIXES[name] = suffix
+    return suffix
+
+
+_PULL_SUFFIXES: dict[str, bytes] = {}
 
 
 def path_key(path: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -93,11 +110,12 @@ def plan_step(
     # deferred nodes run in the first step that pulls no other node (Sends may run too)
     pull = pending.pull or pending.deferred
     node_triggers = spec.node_triggers
+    head = prefix.encode()
     for name in sorted(pull) if len(pull) > 1 else pull:
         path = (PULL, name)
         tasks.append(
             Task(
-                id=_task_id(prefix, name, path),
+                id=_hashed_id(head + _pull_suffix(name)),
                 name=name,
                 path=path,
                 triggers=node_triggers.get(name) or pull[name],

@@ -89,9 +89,10 @@ class GraphSpec:
     """State key → its reducer (None for a plain key): derived from ``channels``."""
     input_key_set: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
     """``input_keys`` that are state keys, as a set."""
-    solo_pending: dict[str, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
-    """Memo of the run side (``_apply.next_pending``): node → what runs after it when
-    it ran alone, chose no route and nothing was deferred or waiting at a join."""
+    solo_pending: dict[Any, Any] = attrs.field(init=False, eq=False, repr=False, factory=dict)
+    """Memo of the run side (``_apply.next_pending``): node (or node and the node names
+    it routed to) → what runs after it when it ran alone and nothing was deferred or
+    waiting at a join."""
 
     @input_key_set.default
     def _input_key_set(self) -> frozenset[str]:

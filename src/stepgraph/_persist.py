@@ -8,6 +8,7 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +23,7 @@ from ._execute import Interrupted, Outcome
 from ._plan import Pending, Task
 from ._spec import GraphSpec
 from ._writer import Emitter
+from .checkpoint.base import Checkpoint, new_checkpoint_id
 from .errors import EmptyInputError
 from .types import Command, Interrupt, Send
 
@@ -154,47 +156,87 @@ def _start_result(spec: GraphSpec, channel_values: Mapping[str, Any]) -> Any:
     return {k: v for k, v in given.items() if k in spec.input_keys}
 
 
+def _now() -> str:
+    """The current UTC time in ISO 8601, as ``datetime.now(timezone.utc).isoformat()``."""
+    return datetime.now(timezone.utc).isoformat()
+
+
 def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
     return {k: f() for k, f in spec.reducer_defaults.items()}
 
 
 class Background:
-    """Saver calls run one after another in a task group while the run goes on
-    (durability "async"). Each call is shielded: once submitted it completes even if the
-    run is cancelled, and the task group makes the run wait for it. The first failure
-    skips the calls after it and is raised by the next :meth:`wait`."""
+    """Saver calls run one after another while the run goes on (durability "async").
+
+    Calls queue in order; one drain task, started when the queue fills and ending when it
+    empties, runs them inside a shielded scope: once submitted a call completes even if
+    the run is cancelled, and the task group makes the run wait for it. The first failure
+    skips the calls after it and is raised by the next :meth:`wait`. Calls of a saver
+    that never suspends (``InMemorySaver``'s) run at once through :meth:`call`, with the
+    same failure rules and no task at all."""
 
     def __init__(self, group: anyio.abc.TaskGroup) -> None:
         self._group = group
-        self._last: anyio.Event | None = None
+        self._queue: deque[Callable[[], Awaitable[Any]]] = deque()
+        self._idle: anyio.Event | None = None
+        """Set when the drain task has emptied the queue (None: no drain task running)."""
         self._error: Exception | None = None
 
     def submit(self, call: Callable[[], Awaitable[Any]]) -> None:
-        previous, done = self._last, anyio.Event()
-        self._last = done
+        if self._error is not None:
+            return  # a call before it failed: skipped, as every call after a failure
+        self._queue.append(call)
+        if self._idle is None:
+            self._idle = anyio.Event()
+            self._group.start_soon(self._drain)
 
-        async def run() -> None:
-            with anyio.CancelScope(shield=True):
-                try:
-                    if previous is not None:
-                        await previous.wait()
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run the synchronous ``fn(*args)`` now, in submission order (nothing queued)."""
+        assert self._idle is None, "inline calls and queued calls are never mixed"
+        if self._error is None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._error = exc
+
+    async def _drain(self) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                while self._queue:
+                    call = self._queue.popleft()
                     if self._error is None:
-                        await call()
-                except Exception as exc:
-                    self._error = exc
-                finally:
-                    done.set()
-
-        self._group.start_soon(run)
+                        try:
+                            await call()
+                        except Exception as exc:
+                            self._error = exc
+            finally:
+                self._queue.clear()
+                idle, self._idle = self._idle, None
+                assert idle is not None
+                idle.set()
 
     async def wait(self) -> None:
         """Until every submitted call has finished; raises the first failure."""
-        if self._last is not None:
+        if self._idle is not None:
             with anyio.CancelScope(shield=True):
-                await self._last.wait()
+                await self._idle.wait()
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+def _inline(saver: Any) -> bool:
+    """Whether ``saver`` stores with InMemorySaver's own methods, which never suspend
+    (a subclass that overrides them, say with real I/O, is not)."""
+    from .checkpoint.memory import InMemorySaver
+
+    if not isinstance(saver, InMemorySaver):
+        return False
+    cls = InMemorySaver
+    return all(
+        getattr(getattr(saver, name, None), "__func__", None) is getattr(cls, name)
+        for name in ("aput", "aput_writes", "_put", "_put_writes")
+    )
 
 
 class Persistence:
@@ -363,6 +405,10 @@ class SavedPersistence(Persistence):
         self._explicit_checkpoint = "checkpoint_id" in configurable
         """The thread's latest checkpoint in storage when this run started."""
         self.parent_config: dict[str, Any] | None = None
+        self._inline = _inline(checkpointer)
+        """InMemorySaver's own methods: saves run inline (see :class:`Background`)."""
+        self._changed: set[str] = set()
+        """State keys written since the last checkpoint this run saved or loaded."""
 
     def _cfg(self, checkpoint_id: str | None) -> dict[str, Any]:
         c = dict(self.config["configurable"])
@@ -616,8 +662,6 @@ class SavedPersistence(Persistence):
         extra: Mapping[str, Any] | None = None,
         defer: bool = False,
     ) -> None:
-        from .checkpoint.base import Checkpoint, new_checkpoint_id
-
         channel_values = dict(values)
         if pending:
             channel_values[PENDING] = encode_pending(pending)
@@ -760,6 +804,7 @@ class SavedPersistence(Persistence):
         ran: tuple[str, ...] = (),
     ) -> None:
         self.done_writes = {}
+        self._changed.update(written)
         await self._put(
             values,
             pending,
@@ -813,7 +858,10 @@ class SavedPersistence(Persistence):
         if self.background is not None:
             # at most one checkpoint in flight: step N's is saved while step N+1 runs
             await self.background.wait()
-            self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
+            if self._inline:
+                self.background.call(self.saver._put, parent, checkpoint, metadata)
+            else:
+                self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
             return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
         if self.durability != "exit":
             config: dict[str, Any] = await self.saver.aput(parent, checkpoint, metadata)
@@ -827,7 +875,10 @@ class SavedPersistence(Persistence):
     ) -> None:
         if self.background is not None:
             writes = list(writes)
-            self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
+            if self._inline:
+                self.background.call(self.saver._put_writes, cfg, writes, task_id)
+            else:
+                self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
             return
         if self.durability != "exit":
             await self.saver.aput_writes(cfg, writes, task_id)

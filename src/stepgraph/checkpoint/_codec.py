@@ -18,10 +18,13 @@ from .errors import SerializationError
 from .serde import Serializer
 
 __all__ = [
+    "EncodedValues",
     "EncodedWrite",
+    "decode_channel_values",
     "decode_checkpoint",
     "decode_metadata",
     "decode_writes",
+    "encode_channel_values",
     "encode_checkpoint",
     "encode_metadata",
     "encode_writes",
@@ -44,9 +47,22 @@ class EncodedWrite:
         return (self.channel, self.type, self.value)
 
 
-def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> bytes:
-    encoded: dict[str, list[Any]] = {}
+EncodedValues = dict[str, tuple[str, bytes]]
+"""Encoded values by key: ``(tag, data)`` from :meth:`Serializer.dumps_channel`."""
+
+
+def _encode_values(
+    serde: Serializer,
+    values: Mapping[str, Any],
+    label: str,
+    reuse: Mapping[str, tuple[str, bytes]] | None = None,
+    changed: frozenset[str] | None = None,
+) -> EncodedValues:
+    encoded: EncodedValues = {}
     for key, value in values.items():
+        if reuse is not None and changed is not None and key not in changed and key in reuse:
+            encoded[key] = reuse[key]
+            continue
         if not isinstance(key, str):
             raise SerializationError(
                 f"Cannot store {label} key {key!r} of type {type(key).__qualname__!r}: "
@@ -54,23 +70,54 @@ def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> byt
             )
         name = key if label == "channel" else f"{label}.{key}"
         try:
-            tag, data = serde.dumps_channel(name, value)
+            encoded[key] = serde.dumps_channel(name, value)
         except SerializationError:
             if name == "__start__" and isinstance(value, Mapping):
                 # a run's input: name the state key at fault, not the internal channel
                 for k, v in value.items():
                     serde.dumps_channel(str(k), v)
             raise
-        encoded[key] = [tag, data]
-    return ormsgpack.packb(encoded)
+    return encoded
 
 
-def _decode_map(serde: Serializer, blob: bytes, label: str) -> dict[str, Any]:
-    encoded: dict[str, list[Any]] = ormsgpack.unpackb(blob)
+def _decode_values(
+    serde: Serializer, encoded: Mapping[str, Sequence[Any]], label: str
+) -> dict[str, Any]:
     return {
         key: serde.loads_channel(key if label == "channel" else f"{label}.{key}", (tag, data))
         for key, (tag, data) in encoded.items()
     }
+
+
+def encode_channel_values(
+    serde: Serializer,
+    checkpoint: Checkpoint,
+    parent: Mapping[str, tuple[str, bytes]] | None = None,
+) -> EncodedValues:
+    """Each of ``checkpoint``'s channel values encoded on its own. With ``parent`` (the
+    encoded values of the checkpoint ``checkpoint`` follows) and ``checkpoint.changed``
+    set, the entries of channels not in ``changed`` are taken from ``parent`` instead of
+    being encoded again. Raises SerializationError naming the channel at fault."""
+    changed = checkpoint.changed
+    if changed is None:
+        parent = None
+    return _encode_values(serde, checkpoint.channel_values, "channel", parent, changed)
+
+
+def decode_channel_values(
+    serde: Serializer, encoded: Mapping[str, Sequence[Any]]
+) -> dict[str, Any]:
+    """The channel values :func:`encode_channel_values` encoded."""
+    return _decode_values(serde, encoded, "channel")
+
+
+def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> bytes:
+    return ormsgpack.packb(_encode_values(serde, values, label))
+
+
+def _decode_map(serde: Serializer, blob: bytes, label: str) -> dict[str, Any]:
+    encoded: dict[str, list[Any]] = ormsgpack.unpackb(blob)
+    return _decode_values(serde, encoded, label)
 
 
 def encode_checkpoint(serde: Serializer, checkpoint: Checkpoint) -> bytes:

@@ -64,12 +64,18 @@ class Checkpoint:
     UTC timestamp; ``channel_values`` maps engine channel names (state keys and internal
     trigger channels) to values and is opaque to savers, which store every value through
     their :class:`~stepgraph.checkpoint.serde.Serializer`.
+
+    ``changed`` is a hint for savers, never stored: when set, only the channels it names
+    may differ from the parent checkpoint's (the one ``aput``'s config names), so a saver
+    that still holds the parent's encoded values may reuse them for the other channels.
+    ``None`` (as in every loaded checkpoint) promises nothing; a saver may ignore it.
     """
 
     id: str
     ts: str
     channel_values: Mapping[str, Any]
     v: int = 1
+    changed: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)

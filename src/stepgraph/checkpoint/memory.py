@@ -16,11 +16,12 @@ import anyio.lowlevel
 import attrs
 
 from ._codec import (
+    EncodedValues,
     EncodedWrite,
-    decode_checkpoint,
+    decode_channel_values,
     decode_metadata,
     decode_writes,
-    encode_checkpoint,
+    encode_channel_values,
     encode_metadata,
     encode_writes,
 )
@@ -44,7 +45,10 @@ _Key = tuple[str, str, str]  # (thread_id, checkpoint_ns, checkpoint_id)
 
 @attrs.frozen
 class _Stored:
-    checkpoint: bytes
+    ts: str
+    v: int
+    values: EncodedValues
+    """Channel → encoded value; unchanged channels share their parent's bytes."""
     metadata: bytes
     parent_id: str | None
 
@@ -67,7 +71,12 @@ class InMemorySaver(BaseCheckpointSaver):
         thread_id, ns, checkpoint_id = key
         return CheckpointTuple(
             config=make_config(thread_id, ns, checkpoint_id),
-            checkpoint=decode_checkpoint(self.serde, stored.checkpoint),
+            checkpoint=Checkpoint(
+                id=checkpoint_id,
+                ts=stored.ts,
+                channel_values=decode_channel_values(self.serde, stored.values),
+                v=stored.v,
+            ),
             metadata=decode_metadata(self.serde, stored.metadata),
             parent_config=(
                 None if stored.parent_id is None else make_config(thread_id, ns, stored.parent_id)
@@ -136,9 +145,23 @@ class InMemorySaver(BaseCheckpointSaver):
         self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
     ) -> ConfigDict:
         await anyio.lowlevel.checkpoint_if_cancelled()  # no yield: a step saves twice
+        return self._put(config, checkpoint, metadata)
+
+    def _put(
+        self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
+    ) -> ConfigDict:
+        """:meth:`aput` without its cancellation check (the engine calls it inline)."""
         thread_id, ns, parent_id = parse_config(config, "aput")
+        parent = None
+        if parent_id is not None and checkpoint.changed is not None:
+            with self._lock:
+                parent = self._checkpoints.get((thread_id, ns, parent_id))
         stored = _Stored(
-            encode_checkpoint(self.serde, checkpoint),
+            checkpoint.ts,
+            checkpoint.v,
+            encode_channel_values(
+                self.serde, checkpoint, None if parent is None else parent.values
+            ),
             encode_metadata(self.serde, metadata),
             parent_id,
         )
@@ -154,6 +177,16 @@ class InMemorySaver(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         await anyio.lowlevel.checkpoint_if_cancelled()
+        self._put_writes(config, writes, task_id, task_path)
+
+    def _put_writes(
+        self,
+        config: ConfigLike,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """:meth:`aput_writes` without its cancellation check (the engine calls it inline)."""
         thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
         if checkpoint_id is None:
             raise CheckpointConfigError("aput_writes", "checkpoint_id")

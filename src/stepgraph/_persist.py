@@ -8,6 +8,7 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -60,12 +61,15 @@ class StartState:
 
 
 def encode_pending(p: Pending) -> dict[str, Any]:
-    return {
-        "pull": {k: list(v) for k, v in p.pull.items()},
-        "push": [[s.node, s.arg] for s in p.push],
-        "barriers": {k: sorted(v) for k, v in p.barriers.items()},
-        "deferred": {k: list(v) for k, v in p.deferred.items()},
-    }
+    # empty parts are left out (decode_pending reads a missing part as empty)
+    out: dict[str, Any] = {"pull": {k: list(v) for k, v in p.pull.items()}}
+    if p.push:
+        out["push"] = [[s.node, s.arg] for s in p.push]
+    if p.barriers:
+        out["barriers"] = {k: sorted(v) for k, v in p.barriers.items()}
+    if p.deferred:
+        out["deferred"] = {k: list(v) for k, v in p.deferred.items()}
+    return out
 
 
 def decode_pending(d: Mapping[str, Any] | None) -> Pending:
@@ -156,9 +160,18 @@ def _start_result(spec: GraphSpec, channel_values: Mapping[str, Any]) -> Any:
     return {k: v for k, v in given.items() if k in spec.input_keys}
 
 
+_second: tuple[int, str] = (-1, "")
+"""The Unix second :func:`_now` last formatted, and its ISO 8601 form (to the second)."""
+
+
 def _now() -> str:
     """The current UTC time in ISO 8601, as ``datetime.now(timezone.utc).isoformat()``."""
-    return datetime.now(timezone.utc).isoformat()
+    global _second
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second  # one tuple, replaced whole: safe between threads
+    if cached[0] != seconds:
+        cached = _second = (seconds, datetime.fromtimestamp(seconds, timezone.utc).isoformat()[:19])
+    return f"{cached[1]}.{micros:06d}+00:00" if micros else f"{cached[1]}+00:00"
 
 
 def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
@@ -407,6 +420,7 @@ class SavedPersistence(Persistence):
         self.parent_config: dict[str, Any] | None = None
         self._inline = _inline(checkpointer)
         """InMemorySaver's own methods: saves run inline (see :class:`Background`)."""
+        self._cfg_cache: tuple[str, dict[str, Any]] | None = None
         self._changed: set[str] = set()
         """State keys written since the last checkpoint this run saved or loaded."""
 
@@ -417,6 +431,16 @@ class SavedPersistence(Persistence):
         else:
             c["checkpoint_id"] = checkpoint_id
         return {"configurable": c}
+
+    def _current_cfg(self) -> dict[str, Any]:
+        """The config naming the current checkpoint: one shared dict for inline saves (which
+        only read it), a fresh one for any other saver."""
+        if not self._inline:
+            return self._cfg(self.checkpoint_id)
+        cached = self._cfg_cache
+        if cached is None or cached[0] != self.checkpoint_id:
+            cached = self._cfg_cache = (self.checkpoint_id, self._cfg(self.checkpoint_id))
+        return cached[1]
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
@@ -677,9 +701,7 @@ class SavedPersistence(Persistence):
             **metadata,
             **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
         }
-        parent = (
-            self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
-        )
+        parent = self._current_cfg() if self.parent_config is not None else self._cfg(None)
         new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:
             event = self._checkpoint_event(
@@ -816,7 +838,7 @@ class SavedPersistence(Persistence):
     async def task_done(self, outcome: Outcome) -> None:
         if self.parent_config is None:
             return
-        cfg = self._cfg(self.checkpoint_id)
+        cfg = self._current_cfg()
         if isinstance(outcome, Interrupted):
             await self._aput_writes(cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id)
             return
@@ -830,13 +852,13 @@ class SavedPersistence(Persistence):
     async def task_failed(self, task: Task, error: BaseException) -> None:
         if self.parent_config is None:
             return
-        await self._aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
+        await self._aput_writes(self._current_cfg(), [(ERROR, repr(error))], task.id)
 
     async def tasks_cancelled(self, tasks: Sequence[Task], reason: str) -> None:
         """Record that ``tasks`` were cancelled mid-step (they run again on resume)."""
         if self.parent_config is None:
             return
-        cfg = self._cfg(self.checkpoint_id)
+        cfg = self._current_cfg()
         for task in tasks:
             await self._aput_writes(cfg, [(ERROR, f"Cancelled: {reason}")], task.id)
 
@@ -845,7 +867,7 @@ class SavedPersistence(Persistence):
     ) -> None:
         if self.parent_config is not None:
             await self._aput_writes(
-                self._cfg(self.checkpoint_id),
+                self._current_cfg(),
                 [(BREAKPOINT, "before" if before else "after")],
                 BREAKPOINT,
             )

@@ -8,9 +8,8 @@ through the saver's :class:`Serializer`, so an error names the channel or key at
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import ormsgpack
 
 from .base import SPECIAL_WRITE_INDEX, Checkpoint, PendingWrite
@@ -23,16 +22,17 @@ __all__ = [
     "decode_channel_values",
     "decode_checkpoint",
     "decode_metadata",
+    "decode_metadata_whole",
     "decode_writes",
     "encode_channel_values",
     "encode_checkpoint",
     "encode_metadata",
+    "encode_metadata_whole",
     "encode_writes",
 ]
 
 
-@attrs.frozen
-class EncodedWrite:
+class EncodedWrite(NamedTuple):
     """A pending write ready for storage; ``idx`` is its replace-key within the task."""
 
     task_id: str
@@ -147,6 +147,28 @@ def encode_metadata(serde: Serializer, metadata: Mapping[str, Any]) -> bytes:
 def decode_metadata(serde: Serializer, blob: bytes) -> dict[str, Any]:
     """The metadata :func:`encode_metadata` stored."""
     return _decode_map(serde, blob, "metadata")
+
+
+def encode_metadata_whole(
+    serde: Serializer, metadata: Mapping[str, Any]
+) -> tuple[str, bytes] | bytes:
+    """``metadata`` encoded as one value (one encoder call instead of one per key), or
+    as :func:`encode_metadata` does when that fails (whose error names the key at fault).
+    :func:`decode_metadata_whole` reads either."""
+    if all(type(k) is str for k in metadata):
+        try:
+            return serde.dumps_typed(dict(metadata))
+        except SerializationError:
+            pass
+    return encode_metadata(serde, metadata)
+
+
+def decode_metadata_whole(serde: Serializer, stored: tuple[str, bytes] | bytes) -> dict[str, Any]:
+    """The metadata :func:`encode_metadata_whole` encoded."""
+    if isinstance(stored, bytes):
+        return decode_metadata(serde, stored)
+    value: dict[str, Any] = serde.loads_typed(stored)
+    return value
 
 
 def encode_writes(

@@ -19,10 +19,10 @@ from ._codec import (
     EncodedValues,
     EncodedWrite,
     decode_channel_values,
-    decode_metadata,
+    decode_metadata_whole,
     decode_writes,
     encode_channel_values,
-    encode_metadata,
+    encode_metadata_whole,
     encode_writes,
 )
 from .base import (
@@ -49,7 +49,7 @@ class _Stored:
     v: int
     values: EncodedValues
     """Channel → encoded value; unchanged channels share their parent's bytes."""
-    metadata: bytes
+    metadata: tuple[str, bytes] | bytes
     parent_id: str | None
 
 
@@ -77,7 +77,7 @@ class InMemorySaver(BaseCheckpointSaver):
                 channel_values=decode_channel_values(self.serde, stored.values),
                 v=stored.v,
             ),
-            metadata=decode_metadata(self.serde, stored.metadata),
+            metadata=decode_metadata_whole(self.serde, stored.metadata),
             parent_config=(
                 None if stored.parent_id is None else make_config(thread_id, ns, stored.parent_id)
             ),
@@ -134,7 +134,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if stored is None:  # deleted while we were listing
                 continue
             if filter and not metadata_matches(
-                decode_metadata(self.serde, stored.metadata), filter
+                decode_metadata_whole(self.serde, stored.metadata), filter
             ):
                 continue
             yield self._tuple(key, stored, writes)
@@ -162,7 +162,7 @@ class InMemorySaver(BaseCheckpointSaver):
             encode_channel_values(
                 self.serde, checkpoint, None if parent is None else parent.values
             ),
-            encode_metadata(self.serde, metadata),
+            encode_metadata_whole(self.serde, metadata),
             parent_id,
         )
         with self._lock:

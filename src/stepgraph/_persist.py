@@ -693,7 +693,7 @@ class SavedPersistence(Persistence):
             channel_values.update(extra)
         checkpoint = Checkpoint(
             id=new_checkpoint_id(),
-            ts=datetime.now(timezone.utc).isoformat(),
+            ts=_now(),
             channel_values=channel_values,
         )
         metadata = {"source": source, "step": step, "parents": dict(self.parents)}

@@ -687,20 +687,29 @@ class SavedPersistence(Persistence):
         defer: bool = False,
     ) -> None:
         channel_values = dict(values)
+        changed = self._changed
         if pending:
             channel_values[PENDING] = encode_pending(pending)
+            changed.add(PENDING)
         if extra:
             channel_values.update(extra)
+            changed.update(extra)
+        self._changed = set()
         checkpoint = Checkpoint(
             id=new_checkpoint_id(),
             ts=_now(),
             channel_values=channel_values,
+            # with durability "exit" the stored parent is several steps back
+            changed=frozenset(changed) if self.durability != "exit" else None,
         )
         metadata = {"source": source, "step": step, "parents": dict(self.parents)}
-        saved_metadata = {
-            **metadata,
-            **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
-        }
+        if self.metadata_extra:
+            saved_metadata = {
+                **metadata,
+                **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
+            }
+        else:
+            saved_metadata = dict(metadata)
         parent = self._current_cfg() if self.parent_config is not None else self._cfg(None)
         new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:

@@ -444,12 +444,13 @@ class SavedPersistence(Persistence):
 
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
-        saved = await self.saver.aget_tuple(self.config)
         resuming = nested_resume is not None
         if self.ns and not resuming and not isinstance(input, Command):
             # a nested run its host task starts afresh: an earlier call in this task (or
             # the original of a replayed step) may have left checkpoints here
             saved = None
+        else:
+            saved = await self.saver.aget_tuple(self.config)
         if resuming and saved is not None and not isinstance(input, Command):
             # the host task is being resumed: continue this subgraph where it stopped;
             # a finished one only reports its state, a paused one gets the host's answers
@@ -709,7 +710,7 @@ class SavedPersistence(Persistence):
                 **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
             }
         else:
-            saved_metadata = dict(metadata)
+            saved_metadata = metadata  # (neither is changed after this)
         parent = self._current_cfg() if self.parent_config is not None else self._cfg(None)
         new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:

@@ -603,3 +603,33 @@ async def test_metadata_that_fails_whole_is_stored_per_key(saver: BaseCheckpoint
     got = await saver.aget_tuple(cfg)
     assert got is not None
     assert got.metadata == meta
+
+
+async def test_latest_checkpoint_of_a_namespace_is_the_greatest_id(
+    saver: BaseCheckpointSaver,
+) -> None:
+    """As stored in any order (a copied thread brings older ids later), across deletes."""
+
+    def cfg(ns: str = "") -> dict[str, Any]:
+        return {"configurable": {"thread_id": "latest", "checkpoint_ns": ns}}
+
+    async def put(checkpoint_id: str, ns: str = "") -> None:
+        await saver.aput(cfg(ns), Checkpoint(id=checkpoint_id, ts="t", channel_values={}), {})
+
+    assert await saver.aget_tuple(cfg()) is None
+    await put("2")
+    await put("1")
+    await put("3", "sub")
+    got = await saver.aget_tuple(cfg())
+    assert got is not None
+    assert got.checkpoint.id == "2"
+    got = await saver.aget_tuple(cfg("sub"))
+    assert got is not None
+    assert got.checkpoint.id == "3"
+    await saver.adelete_thread("latest")
+    assert await saver.aget_tuple(cfg()) is None
+    assert await saver.aget_tuple(cfg("sub")) is None
+    await put("0")
+    got = await saver.aget_tuple(cfg())
+    assert got is not None
+    assert got.checkpoint.id == "0"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio.lowlevel
-import attrs
 
 from ._codec import (
     EncodedValues,
@@ -43,8 +42,7 @@ __all__ = ["InMemorySaver", "MemorySaver"]
 _Key = tuple[str, str, str]  # (thread_id, checkpoint_ns, checkpoint_id)
 
 
-@attrs.frozen
-class _Stored:
+class _Stored(NamedTuple):
     ts: str
     v: int
     values: EncodedValues
@@ -66,6 +64,8 @@ class InMemorySaver(BaseCheckpointSaver):
         self._checkpoints: dict[_Key, _Stored] = {}
         self._writes: dict[_Key, dict[tuple[str, int], EncodedWrite]] = {}
         self._leases: set[tuple[str, str]] = set()
+        self._latest: dict[tuple[str, str], str] = {}
+        """(thread_id, checkpoint_ns) → its greatest checkpoint id (no scan per lookup)."""
 
     def _tuple(self, key: _Key, stored: _Stored, writes: list[EncodedWrite]) -> CheckpointTuple:
         thread_id, ns, checkpoint_id = key
@@ -89,10 +89,10 @@ class InMemorySaver(BaseCheckpointSaver):
         thread_id, ns, checkpoint_id = parse_config(config, "aget_tuple")
         with self._lock:
             if checkpoint_id is None:
-                ids = [k[2] for k in self._checkpoints if k[0] == thread_id and k[1] == ns]
-                if not ids:
+                latest = self._latest.get((thread_id, ns))
+                if latest is None:
                     return None
-                checkpoint_id = max(ids)
+                checkpoint_id = latest
             key = (thread_id, ns, checkpoint_id)
             stored = self._checkpoints.get(key)
             writes = list(self._writes.get(key, {}).values())
@@ -167,6 +167,9 @@ class InMemorySaver(BaseCheckpointSaver):
         )
         with self._lock:
             self._checkpoints[(thread_id, ns, checkpoint.id)] = stored
+            latest = self._latest.get((thread_id, ns))
+            if latest is None or checkpoint.id > latest:
+                self._latest[thread_id, ns] = checkpoint.id
         return make_config(thread_id, ns, checkpoint.id)
 
     async def aput_writes(
@@ -204,6 +207,8 @@ class InMemorySaver(BaseCheckpointSaver):
                 del self._checkpoints[key]
             for key in [k for k in self._writes if k[0] == thread_id]:
                 del self._writes[key]
+            for pair in [p for p in self._latest if p[0] == thread_id]:
+                del self._latest[pair]
 
     def thread_lease(
         self, thread_id: str, checkpoint_ns: str = ""

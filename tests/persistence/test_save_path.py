@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import itertools
 import operator
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from stepgraph._plan import Pending
 from stepgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, ConfigDict, ConfigLike
 from stepgraph.checkpoint.errors import SerializationError
 from stepgraph.checkpoint.memory import InMemorySaver
+from stepgraph.checkpoint.serde import Serializer
 from stepgraph.graph import END, START, StateGraph
 from stepgraph.types import Send
 
@@ -633,3 +635,33 @@ async def test_latest_checkpoint_of_a_namespace_is_the_greatest_id(
     got = await saver.aget_tuple(cfg())
     assert got is not None
     assert got.checkpoint.id == "0"
+
+
+class CountingSerializer(Serializer):
+    """Counts how often each channel's value is encoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: Counter[str] = Counter()
+
+    def dumps_channel(self, key: str, value: Any) -> tuple[str, bytes]:
+        self.encoded[key] += 1
+        return super().dumps_channel(key, value)
+
+
+@pytest.mark.parametrize("durability", ["async", "sync"])
+async def test_every_saver_encodes_an_unchanged_channel_once(
+    make_saver: Any, durability: str
+) -> None:
+    serde = CountingSerializer()
+    saver = make_saver(serde=serde)
+    graph = wide_graph(saver)
+    cfg = thread("count")
+    start = {"big": list(range(100)), "plain": 0, "inplace": [], "added": []}
+    final = await graph.ainvoke(start, cfg, durability=durability)
+    assert serde.encoded["big"] == 1  # by the first step's checkpoint; three more reuse it
+    # written by the start and by nodes one and three (whose pending writes hold it too)
+    assert serde.encoded["plain"] == 3 + 2
+    assert (await graph.aget_state(cfg)).values == final
+    history = [s.values async for s in graph.aget_state_history(cfg)]
+    assert all(v.get("big", start["big"]) == start["big"] for v in history)

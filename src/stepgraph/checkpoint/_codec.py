@@ -29,6 +29,7 @@ __all__ = [
     "encode_metadata",
     "encode_metadata_whole",
     "encode_writes",
+    "pack_checkpoint",
 ]
 
 
@@ -125,6 +126,19 @@ def encode_checkpoint(serde: Serializer, checkpoint: Checkpoint) -> bytes:
     values = _encode_map(serde, checkpoint.channel_values, "channel")
     return ormsgpack.packb(
         {"v": checkpoint.v, "id": checkpoint.id, "ts": checkpoint.ts, "channel_values": values}
+    )
+
+
+def pack_checkpoint(checkpoint: Checkpoint, values: Mapping[str, tuple[str, bytes]]) -> bytes:
+    """What :func:`encode_checkpoint` makes, from values :func:`encode_channel_values`
+    already encoded."""
+    return ormsgpack.packb(
+        {
+            "v": checkpoint.v,
+            "id": checkpoint.id,
+            "ts": checkpoint.ts,
+            "channel_values": ormsgpack.packb(values),
+        }
     )
 
 

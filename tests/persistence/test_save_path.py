@@ -33,7 +33,7 @@ from stepgraph._persist import Background, _inline, _now, decode_pending, encode
 from stepgraph._plan import Pending
 from stepgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, ConfigDict, ConfigLike
 from stepgraph.checkpoint.errors import SerializationError
-from stepgraph.checkpoint.memory import InMemorySaver
+from stepgraph.checkpoint.memory import InMemorySaver, _Stored
 from stepgraph.checkpoint.serde import Serializer
 from stepgraph.graph import END, START, StateGraph
 from stepgraph.types import Send
@@ -377,7 +377,7 @@ async def test_unchanged_channels_share_their_parents_encoding(durability: str) 
         final,
     ]
     stored = [
-        saver._checkpoints[("wide", "", s.config["configurable"]["checkpoint_id"])]
+        _Stored._make(saver._checkpoints["wide", "", s.config["configurable"]["checkpoint_id"]])
         for s in reversed(history)
     ]
     # "big" is encoded once, by the first checkpoint that has it; the others share it

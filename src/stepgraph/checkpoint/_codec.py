@@ -19,6 +19,7 @@ from .serde import Serializer
 __all__ = [
     "EncodedValues",
     "EncodedWrite",
+    "WriteRow",
     "decode_channel_values",
     "decode_checkpoint",
     "decode_metadata",
@@ -28,6 +29,7 @@ __all__ = [
     "encode_checkpoint",
     "encode_metadata",
     "encode_metadata_whole",
+    "encode_write_rows",
     "encode_writes",
     "pack_checkpoint",
 ]
@@ -193,12 +195,27 @@ def encode_writes(
 ) -> list[EncodedWrite]:
     """Encode a task's writes; each keeps its position as index, except channels in
     :data:`~stepgraph.checkpoint.base.SPECIAL_WRITE_INDEX`."""
-    encoded = []
+    return [EncodedWrite._make(row) for row in encode_write_rows(serde, writes, task_id, task_path)]
+
+
+WriteRow = tuple[str, str, int, str, str, bytes]
+"""An :class:`EncodedWrite`'s fields as a plain tuple (which the garbage collector stops
+tracking, unlike a NamedTuple: what a saver keeps many of)."""
+
+
+def encode_write_rows(
+    serde: Serializer,
+    writes: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str,
+) -> list[WriteRow]:
+    """:func:`encode_writes` as plain tuples."""
+    special = SPECIAL_WRITE_INDEX
+    rows: list[WriteRow] = []
     for position, (channel, value) in enumerate(writes):
         tag, data = serde.dumps_channel(channel, value)
-        idx = SPECIAL_WRITE_INDEX.get(channel, position)
-        encoded.append(EncodedWrite(task_id, task_path, idx, channel, tag, data))
-    return encoded
+        rows.append((task_id, task_path, special.get(channel, position), channel, tag, data))
+    return rows
 
 
 def decode_writes(serde: Serializer, rows: Iterable[EncodedWrite]) -> tuple[PendingWrite, ...]:

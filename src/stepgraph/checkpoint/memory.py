@@ -17,12 +17,13 @@ import anyio.lowlevel
 from ._codec import (
     EncodedValues,
     EncodedWrite,
+    WriteRow,
     decode_channel_values,
     decode_metadata_whole,
     decode_writes,
     encode_channel_values,
     encode_metadata_whole,
-    encode_writes,
+    encode_write_rows,
 )
 from .base import (
     BaseCheckpointSaver,
@@ -42,7 +43,12 @@ __all__ = ["InMemorySaver", "MemorySaver"]
 _Key = tuple[str, str, str]  # (thread_id, checkpoint_ns, checkpoint_id)
 
 
+_VALUES = 2  # the index of _Stored.values
+
+
 class _Stored(NamedTuple):
+    """A stored checkpoint's fields (kept as a plain tuple: see ``_checkpoints``)."""
+
     ts: str
     v: int
     values: EncodedValues
@@ -61,14 +67,18 @@ class InMemorySaver(BaseCheckpointSaver):
     def __init__(self, *, serde: Serializer | None = None) -> None:
         super().__init__(serde=serde)
         self._lock = threading.Lock()
-        self._checkpoints: dict[_Key, _Stored] = {}
-        self._writes: dict[_Key, dict[tuple[str, int], EncodedWrite]] = {}
+        # plain tuples, which the garbage collector stops tracking (a NamedTuple it keeps
+        # scanning: with many checkpoints stored that slowed every collection)
+        self._checkpoints: dict[_Key, tuple[Any, ...]] = {}
+        self._writes: dict[_Key, dict[tuple[str, int], WriteRow]] = {}
         self._leases: set[tuple[str, str]] = set()
         self._latest: dict[tuple[str, str], str] = {}
         """(thread_id, checkpoint_ns) → its greatest checkpoint id (no scan per lookup)."""
 
-    def _tuple(self, key: _Key, stored: _Stored, writes: list[EncodedWrite]) -> CheckpointTuple:
+    def _tuple(self, key: _Key, row: tuple[Any, ...], rows: list[WriteRow]) -> CheckpointTuple:
         thread_id, ns, checkpoint_id = key
+        stored = _Stored._make(row)
+        writes = [EncodedWrite._make(w) for w in rows]
         return CheckpointTuple(
             config=make_config(thread_id, ns, checkpoint_id),
             checkpoint=Checkpoint(
@@ -134,7 +144,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if stored is None:  # deleted while we were listing
                 continue
             if filter and not metadata_matches(
-                decode_metadata_whole(self.serde, stored.metadata), filter
+                decode_metadata_whole(self.serde, _Stored._make(stored).metadata), filter
             ):
                 continue
             yield self._tuple(key, stored, writes)
@@ -156,11 +166,11 @@ class InMemorySaver(BaseCheckpointSaver):
         if parent_id is not None and checkpoint.changed is not None:
             with self._lock:
                 parent = self._checkpoints.get((thread_id, ns, parent_id))
-        stored = _Stored(
+        stored = (
             checkpoint.ts,
             checkpoint.v,
             encode_channel_values(
-                self.serde, checkpoint, None if parent is None else parent.values
+                self.serde, checkpoint, None if parent is None else parent[_VALUES]
             ),
             encode_metadata_whole(self.serde, metadata),
             parent_id,
@@ -193,11 +203,11 @@ class InMemorySaver(BaseCheckpointSaver):
         thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
         if checkpoint_id is None:
             raise CheckpointConfigError("aput_writes", "checkpoint_id")
-        encoded = encode_writes(self.serde, writes, task_id, task_path)
+        encoded = encode_write_rows(self.serde, writes, task_id, task_path)
         with self._lock:
             stored = self._writes.setdefault((thread_id, ns, checkpoint_id), {})
             for w in encoded:
-                stored[(w.task_id, w.idx)] = w
+                stored[w[0], w[2]] = w
 
     async def adelete_thread(self, thread_id: str) -> None:
         await anyio.lowlevel.checkpoint()

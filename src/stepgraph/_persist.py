@@ -248,7 +248,7 @@ def _inline(saver: Any) -> bool:
     cls = InMemorySaver
     return all(
         getattr(getattr(saver, name, None), "__func__", None) is getattr(cls, name)
-        for name in ("aput", "aput_writes", "_put", "_put_writes")
+        for name in ("aput", "aput_writes", "_store", "_store_writes")
     )
 
 
@@ -418,8 +418,10 @@ class SavedPersistence(Persistence):
         self._explicit_checkpoint = "checkpoint_id" in configurable
         """The thread's latest checkpoint in storage when this run started."""
         self.parent_config: dict[str, Any] | None = None
-        self._inline = _inline(checkpointer)
-        """InMemorySaver's own methods: saves run inline (see :class:`Background`)."""
+        self._inline = _inline(checkpointer) and self.thread_id is not None
+        """InMemorySaver's own methods (and a thread): saves run inline (see :class:`Background`)."""
+        self._key = (str(self.thread_id), str(self.config["configurable"]["checkpoint_ns"] or ""))
+        """(thread_id, checkpoint_ns) as the saver parses them from a config."""
         self._cfg_cache: tuple[str, dict[str, Any]] | None = None
         self._changed: set[str] = set()
         """State keys written since the last checkpoint this run saved or loaded."""
@@ -891,7 +893,8 @@ class SavedPersistence(Persistence):
             # at most one checkpoint in flight: step N's is saved while step N+1 runs
             await self.background.wait()
             if self._inline:
-                self.background.call(self.saver._put, parent, checkpoint, metadata)
+                parent_id = parent["configurable"].get("checkpoint_id")
+                self.background.call(self.saver._store, *self._key, parent_id, checkpoint, metadata)
             else:
                 self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
             return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
@@ -908,7 +911,10 @@ class SavedPersistence(Persistence):
         if self.background is not None:
             writes = list(writes)
             if self._inline:
-                self.background.call(self.saver._put_writes, cfg, writes, task_id)
+                checkpoint_id = cfg["configurable"]["checkpoint_id"]
+                self.background.call(
+                    self.saver._store_writes, *self._key, checkpoint_id, writes, task_id
+                )
             else:
                 self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
             return

@@ -160,8 +160,20 @@ class InMemorySaver(BaseCheckpointSaver):
     def _put(
         self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
     ) -> ConfigDict:
-        """:meth:`aput` without its cancellation check (the engine calls it inline)."""
+        """:meth:`aput` without its cancellation check."""
         thread_id, ns, parent_id = parse_config(config, "aput")
+        self._store(thread_id, ns, parent_id, checkpoint, metadata)
+        return make_config(thread_id, ns, checkpoint.id)
+
+    def _store(
+        self,
+        thread_id: str,
+        ns: str,
+        parent_id: str | None,
+        checkpoint: Checkpoint,
+        metadata: Mapping[str, Any],
+    ) -> None:
+        """:meth:`_put` with the config already parsed (the engine calls it inline)."""
         parent = None
         if parent_id is not None and checkpoint.changed is not None:
             with self._lock:
@@ -180,7 +192,6 @@ class InMemorySaver(BaseCheckpointSaver):
             latest = self._latest.get((thread_id, ns))
             if latest is None or checkpoint.id > latest:
                 self._latest[thread_id, ns] = checkpoint.id
-        return make_config(thread_id, ns, checkpoint.id)
 
     async def aput_writes(
         self,
@@ -199,10 +210,22 @@ class InMemorySaver(BaseCheckpointSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        """:meth:`aput_writes` without its cancellation check (the engine calls it inline)."""
+        """:meth:`aput_writes` without its cancellation check."""
         thread_id, ns, checkpoint_id = parse_config(config, "aput_writes")
         if checkpoint_id is None:
             raise CheckpointConfigError("aput_writes", "checkpoint_id")
+        self._store_writes(thread_id, ns, checkpoint_id, writes, task_id, task_path)
+
+    def _store_writes(
+        self,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """:meth:`_put_writes` with the config already parsed (the engine calls it inline)."""
         encoded = encode_write_rows(self.serde, writes, task_id, task_path)
         with self._lock:
             stored = self._writes.setdefault((thread_id, ns, checkpoint_id), {})

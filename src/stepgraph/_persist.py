@@ -731,6 +731,8 @@ class SavedPersistence(Persistence):
                 await self.emitter.send(event)
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
+        if self._inline and self.background is not None:  # (only read, as _current_cfg's)
+            self._cfg_cache = (checkpoint.id, new_config)
 
     async def announce(self) -> None:
         if self._announce is not None:

@@ -8,6 +8,8 @@ siblings are not re-run on resume), and interrupts and resume values alike.
 from __future__ import annotations
 
 import os
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +24,7 @@ from ._execute import Interrupted, Outcome
 from ._plan import Pending, Task
 from ._spec import GraphSpec
 from ._writer import Emitter
+from .checkpoint.base import Checkpoint, new_checkpoint_id
 from .errors import EmptyInputError
 from .types import Command, Interrupt, Send
 
@@ -58,12 +61,15 @@ class StartState:
 
 
 def encode_pending(p: Pending) -> dict[str, Any]:
-    return {
-        "pull": {k: list(v) for k, v in p.pull.items()},
-        "push": [[s.node, s.arg] for s in p.push],
-        "barriers": {k: sorted(v) for k, v in p.barriers.items()},
-        "deferred": {k: list(v) for k, v in p.deferred.items()},
-    }
+    # empty parts are left out (decode_pending reads a missing part as empty)
+    out: dict[str, Any] = {"pull": {k: list(v) for k, v in p.pull.items()}}
+    if p.push:
+        out["push"] = [[s.node, s.arg] for s in p.push]
+    if p.barriers:
+        out["barriers"] = {k: sorted(v) for k, v in p.barriers.items()}
+    if p.deferred:
+        out["deferred"] = {k: list(v) for k, v in p.deferred.items()}
+    return out
 
 
 def decode_pending(d: Mapping[str, Any] | None) -> Pending:
@@ -154,47 +160,96 @@ def _start_result(spec: GraphSpec, channel_values: Mapping[str, Any]) -> Any:
     return {k: v for k, v in given.items() if k in spec.input_keys}
 
 
+_second: tuple[int, str] = (-1, "")
+"""The Unix second :func:`_now` last formatted, and its ISO 8601 form (to the second)."""
+
+
+def _now() -> str:
+    """The current UTC time in ISO 8601, as ``datetime.now(timezone.utc).isoformat()``."""
+    global _second
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second  # one tuple, replaced whole: safe between threads
+    if cached[0] != seconds:
+        cached = _second = (seconds, datetime.fromtimestamp(seconds, timezone.utc).isoformat()[:19])
+    return f"{cached[1]}.{micros:06d}+00:00" if micros else f"{cached[1]}+00:00"
+
+
 def _fresh_values(spec: GraphSpec) -> dict[str, Any]:
     return {k: f() for k, f in spec.reducer_defaults.items()}
 
 
 class Background:
-    """Saver calls run one after another in a task group while the run goes on
-    (durability "async"). Each call is shielded: once submitted it completes even if the
-    run is cancelled, and the task group makes the run wait for it. The first failure
-    skips the calls after it and is raised by the next :meth:`wait`."""
+    """Saver calls run one after another while the run goes on (durability "async").
+
+    Calls queue in order; one drain task, started when the queue fills and ending when it
+    empties, runs them inside a shielded scope: once submitted a call completes even if
+    the run is cancelled, and the task group makes the run wait for it. The first failure
+    skips the calls after it and is raised by the next :meth:`wait`. Calls of a saver
+    that never suspends (``InMemorySaver``'s) run at once through :meth:`call`, with the
+    same failure rules and no task at all."""
 
     def __init__(self, group: anyio.abc.TaskGroup) -> None:
         self._group = group
-        self._last: anyio.Event | None = None
+        self._queue: deque[Callable[[], Awaitable[Any]]] = deque()
+        self._idle: anyio.Event | None = None
+        """Set when the drain task has emptied the queue (None: no drain task running)."""
         self._error: Exception | None = None
 
     def submit(self, call: Callable[[], Awaitable[Any]]) -> None:
-        previous, done = self._last, anyio.Event()
-        self._last = done
+        if self._error is not None:
+            return  # a call before it failed: skipped, as every call after a failure
+        self._queue.append(call)
+        if self._idle is None:
+            self._idle = anyio.Event()
+            self._group.start_soon(self._drain)
 
-        async def run() -> None:
-            with anyio.CancelScope(shield=True):
-                try:
-                    if previous is not None:
-                        await previous.wait()
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run the synchronous ``fn(*args)`` now, in submission order (nothing queued)."""
+        assert self._idle is None, "inline calls and queued calls are never mixed"
+        if self._error is None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._error = exc
+
+    async def _drain(self) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                while self._queue:
+                    call = self._queue.popleft()
                     if self._error is None:
-                        await call()
-                except Exception as exc:
-                    self._error = exc
-                finally:
-                    done.set()
-
-        self._group.start_soon(run)
+                        try:
+                            await call()
+                        except Exception as exc:
+                            self._error = exc
+            finally:
+                self._queue.clear()
+                idle, self._idle = self._idle, None
+                assert idle is not None
+                idle.set()
 
     async def wait(self) -> None:
         """Until every submitted call has finished; raises the first failure."""
-        if self._last is not None:
+        if self._idle is not None:
             with anyio.CancelScope(shield=True):
-                await self._last.wait()
+                await self._idle.wait()
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+def _inline(saver: Any) -> bool:
+    """Whether ``saver`` stores with InMemorySaver's own methods, which never suspend
+    (a subclass that overrides them, say with real I/O, is not)."""
+    from .checkpoint.memory import InMemorySaver
+
+    if not isinstance(saver, InMemorySaver):
+        return False
+    cls = InMemorySaver
+    return all(
+        getattr(getattr(saver, name, None), "__func__", None) is getattr(cls, name)
+        for name in ("aput", "aput_writes", "_store", "_store_writes")
+    )
 
 
 class Persistence:
@@ -363,6 +418,13 @@ class SavedPersistence(Persistence):
         self._explicit_checkpoint = "checkpoint_id" in configurable
         """The thread's latest checkpoint in storage when this run started."""
         self.parent_config: dict[str, Any] | None = None
+        self._inline = _inline(checkpointer) and self.thread_id is not None
+        """InMemorySaver's own methods (and a thread): saves run inline (see :class:`Background`)."""
+        self._key = (str(self.thread_id), str(self.config["configurable"]["checkpoint_ns"] or ""))
+        """(thread_id, checkpoint_ns) as the saver parses them from a config."""
+        self._cfg_cache: tuple[str, dict[str, Any]] | None = None
+        self._changed: set[str] = set()
+        """State keys written since the last checkpoint this run saved or loaded."""
 
     def _cfg(self, checkpoint_id: str | None) -> dict[str, Any]:
         c = dict(self.config["configurable"])
@@ -372,14 +434,25 @@ class SavedPersistence(Persistence):
             c["checkpoint_id"] = checkpoint_id
         return {"configurable": c}
 
+    def _current_cfg(self) -> dict[str, Any]:
+        """The config naming the current checkpoint: one shared dict for inline saves (which
+        only read it), a fresh one for any other saver."""
+        if not self._inline:
+            return self._cfg(self.checkpoint_id)
+        cached = self._cfg_cache
+        if cached is None or cached[0] != self.checkpoint_id:
+            cached = self._cfg_cache = (self.checkpoint_id, self._cfg(self.checkpoint_id))
+        return cached[1]
+
     async def load(self, input: Any, nested_resume: Mapping[str, Any] | None = None) -> StartState:
         spec = self.spec
-        saved = await self.saver.aget_tuple(self.config)
         resuming = nested_resume is not None
         if self.ns and not resuming and not isinstance(input, Command):
             # a nested run its host task starts afresh: an earlier call in this task (or
             # the original of a replayed step) may have left checkpoints here
             saved = None
+        else:
+            saved = await self.saver.aget_tuple(self.config)
         if resuming and saved is not None and not isinstance(input, Command):
             # the host task is being resumed: continue this subgraph where it stopped;
             # a finished one only reports its state, a paused one gets the host's answers
@@ -616,26 +689,31 @@ class SavedPersistence(Persistence):
         extra: Mapping[str, Any] | None = None,
         defer: bool = False,
     ) -> None:
-        from .checkpoint.base import Checkpoint, new_checkpoint_id
-
         channel_values = dict(values)
+        changed = self._changed
         if pending:
             channel_values[PENDING] = encode_pending(pending)
+            changed.add(PENDING)
         if extra:
             channel_values.update(extra)
+            changed.update(extra)
+        self._changed = set()
         checkpoint = Checkpoint(
             id=new_checkpoint_id(),
-            ts=datetime.now(timezone.utc).isoformat(),
+            ts=_now(),
             channel_values=channel_values,
+            # with durability "exit" the stored parent is several steps back
+            changed=frozenset(changed) if self.durability != "exit" else None,
         )
         metadata = {"source": source, "step": step, "parents": dict(self.parents)}
-        saved_metadata = {
-            **metadata,
-            **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
-        }
-        parent = (
-            self._cfg(self.checkpoint_id) if self.parent_config is not None else self._cfg(None)
-        )
+        if self.metadata_extra:
+            saved_metadata = {
+                **metadata,
+                **{k: v for k, v in self.metadata_extra.items() if k not in metadata},
+            }
+        else:
+            saved_metadata = metadata  # (neither is changed after this)
+        parent = self._current_cfg() if self.parent_config is not None else self._cfg(None)
         new_config = await self._aput(parent, checkpoint, saved_metadata)
         if "checkpoints" in self.emitter.wants:
             event = self._checkpoint_event(
@@ -653,6 +731,8 @@ class SavedPersistence(Persistence):
                 await self.emitter.send(event)
         self.parent_config = new_config
         self.checkpoint_id = checkpoint.id
+        if self._inline and self.background is not None:  # (only read, as _current_cfg's)
+            self._cfg_cache = (checkpoint.id, new_config)
 
     async def announce(self) -> None:
         if self._announce is not None:
@@ -760,6 +840,7 @@ class SavedPersistence(Persistence):
         ran: tuple[str, ...] = (),
     ) -> None:
         self.done_writes = {}
+        self._changed.update(written)
         await self._put(
             values,
             pending,
@@ -771,7 +852,7 @@ class SavedPersistence(Persistence):
     async def task_done(self, outcome: Outcome) -> None:
         if self.parent_config is None:
             return
-        cfg = self._cfg(self.checkpoint_id)
+        cfg = self._current_cfg()
         if isinstance(outcome, Interrupted):
             await self._aput_writes(cfg, [(INTERRUPT, list(outcome.interrupts))], outcome.task.id)
             return
@@ -785,13 +866,13 @@ class SavedPersistence(Persistence):
     async def task_failed(self, task: Task, error: BaseException) -> None:
         if self.parent_config is None:
             return
-        await self._aput_writes(self._cfg(self.checkpoint_id), [(ERROR, repr(error))], task.id)
+        await self._aput_writes(self._current_cfg(), [(ERROR, repr(error))], task.id)
 
     async def tasks_cancelled(self, tasks: Sequence[Task], reason: str) -> None:
         """Record that ``tasks`` were cancelled mid-step (they run again on resume)."""
         if self.parent_config is None:
             return
-        cfg = self._cfg(self.checkpoint_id)
+        cfg = self._current_cfg()
         for task in tasks:
             await self._aput_writes(cfg, [(ERROR, f"Cancelled: {reason}")], task.id)
 
@@ -800,7 +881,7 @@ class SavedPersistence(Persistence):
     ) -> None:
         if self.parent_config is not None:
             await self._aput_writes(
-                self._cfg(self.checkpoint_id),
+                self._current_cfg(),
                 [(BREAKPOINT, "before" if before else "after")],
                 BREAKPOINT,
             )
@@ -813,7 +894,11 @@ class SavedPersistence(Persistence):
         if self.background is not None:
             # at most one checkpoint in flight: step N's is saved while step N+1 runs
             await self.background.wait()
-            self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
+            if self._inline:
+                parent_id = parent["configurable"].get("checkpoint_id")
+                self.background.call(self.saver._store, *self._key, parent_id, checkpoint, metadata)
+            else:
+                self.background.submit(lambda: self.saver.aput(parent, checkpoint, metadata))
             return {"configurable": {**parent["configurable"], "checkpoint_id": checkpoint.id}}
         if self.durability != "exit":
             config: dict[str, Any] = await self.saver.aput(parent, checkpoint, metadata)
@@ -827,7 +912,13 @@ class SavedPersistence(Persistence):
     ) -> None:
         if self.background is not None:
             writes = list(writes)
-            self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
+            if self._inline:
+                checkpoint_id = cfg["configurable"]["checkpoint_id"]
+                self.background.call(
+                    self.saver._store_writes, *self._key, checkpoint_id, writes, task_id
+                )
+            else:
+                self.background.submit(lambda: self.saver.aput_writes(cfg, writes, task_id))
             return
         if self.durability != "exit":
             await self.saver.aput_writes(cfg, writes, task_id)

@@ -8,9 +8,8 @@ through the saver's :class:`Serializer`, so an error names the channel or key at
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import ormsgpack
 
 from .base import SPECIAL_WRITE_INDEX, Checkpoint, PendingWrite
@@ -18,18 +17,25 @@ from .errors import SerializationError
 from .serde import Serializer
 
 __all__ = [
+    "EncodedValues",
     "EncodedWrite",
+    "WriteRow",
+    "decode_channel_values",
     "decode_checkpoint",
     "decode_metadata",
+    "decode_metadata_whole",
     "decode_writes",
+    "encode_channel_values",
     "encode_checkpoint",
     "encode_metadata",
+    "encode_metadata_whole",
+    "encode_write_rows",
     "encode_writes",
+    "pack_checkpoint",
 ]
 
 
-@attrs.frozen
-class EncodedWrite:
+class EncodedWrite(NamedTuple):
     """A pending write ready for storage; ``idx`` is its replace-key within the task."""
 
     task_id: str
@@ -44,9 +50,22 @@ class EncodedWrite:
         return (self.channel, self.type, self.value)
 
 
-def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> bytes:
-    encoded: dict[str, list[Any]] = {}
+EncodedValues = dict[str, tuple[str, bytes]]
+"""Encoded values by key: ``(tag, data)`` from :meth:`Serializer.dumps_channel`."""
+
+
+def _encode_values(
+    serde: Serializer,
+    values: Mapping[str, Any],
+    label: str,
+    reuse: Mapping[str, tuple[str, bytes]] | None = None,
+    changed: frozenset[str] | None = None,
+) -> EncodedValues:
+    encoded: EncodedValues = {}
     for key, value in values.items():
+        if reuse is not None and changed is not None and key not in changed and key in reuse:
+            encoded[key] = reuse[key]
+            continue
         if not isinstance(key, str):
             raise SerializationError(
                 f"Cannot store {label} key {key!r} of type {type(key).__qualname__!r}: "
@@ -54,23 +73,54 @@ def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> byt
             )
         name = key if label == "channel" else f"{label}.{key}"
         try:
-            tag, data = serde.dumps_channel(name, value)
+            encoded[key] = serde.dumps_channel(name, value)
         except SerializationError:
             if name == "__start__" and isinstance(value, Mapping):
                 # a run's input: name the state key at fault, not the internal channel
                 for k, v in value.items():
                     serde.dumps_channel(str(k), v)
             raise
-        encoded[key] = [tag, data]
-    return ormsgpack.packb(encoded)
+    return encoded
 
 
-def _decode_map(serde: Serializer, blob: bytes, label: str) -> dict[str, Any]:
-    encoded: dict[str, list[Any]] = ormsgpack.unpackb(blob)
+def _decode_values(
+    serde: Serializer, encoded: Mapping[str, Sequence[Any]], label: str
+) -> dict[str, Any]:
     return {
         key: serde.loads_channel(key if label == "channel" else f"{label}.{key}", (tag, data))
         for key, (tag, data) in encoded.items()
     }
+
+
+def encode_channel_values(
+    serde: Serializer,
+    checkpoint: Checkpoint,
+    parent: Mapping[str, tuple[str, bytes]] | None = None,
+) -> EncodedValues:
+    """Each of ``checkpoint``'s channel values encoded on its own. With ``parent`` (the
+    encoded values of the checkpoint ``checkpoint`` follows) and ``checkpoint.changed``
+    set, the entries of channels not in ``changed`` are taken from ``parent`` instead of
+    being encoded again. Raises SerializationError naming the channel at fault."""
+    changed = checkpoint.changed
+    if changed is None:
+        parent = None
+    return _encode_values(serde, checkpoint.channel_values, "channel", parent, changed)
+
+
+def decode_channel_values(
+    serde: Serializer, encoded: Mapping[str, Sequence[Any]]
+) -> dict[str, Any]:
+    """The channel values :func:`encode_channel_values` encoded."""
+    return _decode_values(serde, encoded, "channel")
+
+
+def _encode_map(serde: Serializer, values: Mapping[str, Any], label: str) -> bytes:
+    return ormsgpack.packb(_encode_values(serde, values, label))
+
+
+def _decode_map(serde: Serializer, blob: bytes, label: str) -> dict[str, Any]:
+    encoded: dict[str, list[Any]] = ormsgpack.unpackb(blob)
+    return _decode_values(serde, encoded, label)
 
 
 def encode_checkpoint(serde: Serializer, checkpoint: Checkpoint) -> bytes:
@@ -78,6 +128,19 @@ def encode_checkpoint(serde: Serializer, checkpoint: Checkpoint) -> bytes:
     values = _encode_map(serde, checkpoint.channel_values, "channel")
     return ormsgpack.packb(
         {"v": checkpoint.v, "id": checkpoint.id, "ts": checkpoint.ts, "channel_values": values}
+    )
+
+
+def pack_checkpoint(checkpoint: Checkpoint, values: Mapping[str, tuple[str, bytes]]) -> bytes:
+    """What :func:`encode_checkpoint` makes, from values :func:`encode_channel_values`
+    already encoded."""
+    return ormsgpack.packb(
+        {
+            "v": checkpoint.v,
+            "id": checkpoint.id,
+            "ts": checkpoint.ts,
+            "channel_values": ormsgpack.packb(values),
+        }
     )
 
 
@@ -102,6 +165,28 @@ def decode_metadata(serde: Serializer, blob: bytes) -> dict[str, Any]:
     return _decode_map(serde, blob, "metadata")
 
 
+def encode_metadata_whole(
+    serde: Serializer, metadata: Mapping[str, Any]
+) -> tuple[str, bytes] | bytes:
+    """``metadata`` encoded as one value (one encoder call instead of one per key), or
+    as :func:`encode_metadata` does when that fails (whose error names the key at fault).
+    :func:`decode_metadata_whole` reads either."""
+    if all(type(k) is str for k in metadata):
+        try:
+            return serde.dumps_typed(dict(metadata))
+        except SerializationError:
+            pass
+    return encode_metadata(serde, metadata)
+
+
+def decode_metadata_whole(serde: Serializer, stored: tuple[str, bytes] | bytes) -> dict[str, Any]:
+    """The metadata :func:`encode_metadata_whole` encoded."""
+    if isinstance(stored, bytes):
+        return decode_metadata(serde, stored)
+    value: dict[str, Any] = serde.loads_typed(stored)
+    return value
+
+
 def encode_writes(
     serde: Serializer,
     writes: Sequence[tuple[str, Any]],
@@ -110,12 +195,27 @@ def encode_writes(
 ) -> list[EncodedWrite]:
     """Encode a task's writes; each keeps its position as index, except channels in
     :data:`~stepgraph.checkpoint.base.SPECIAL_WRITE_INDEX`."""
-    encoded = []
+    return [EncodedWrite._make(row) for row in encode_write_rows(serde, writes, task_id, task_path)]
+
+
+WriteRow = tuple[str, str, int, str, str, bytes]
+"""An :class:`EncodedWrite`'s fields as a plain tuple (which the garbage collector stops
+tracking, unlike a NamedTuple: what a saver keeps many of)."""
+
+
+def encode_write_rows(
+    serde: Serializer,
+    writes: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str,
+) -> list[WriteRow]:
+    """:func:`encode_writes` as plain tuples."""
+    special = SPECIAL_WRITE_INDEX
+    rows: list[WriteRow] = []
     for position, (channel, value) in enumerate(writes):
         tag, data = serde.dumps_channel(channel, value)
-        idx = SPECIAL_WRITE_INDEX.get(channel, position)
-        encoded.append(EncodedWrite(task_id, task_path, idx, channel, tag, data))
-    return encoded
+        rows.append((task_id, task_path, special.get(channel, position), channel, tag, data))
+    return rows
 
 
 def decode_writes(serde: Serializer, rows: Iterable[EncodedWrite]) -> tuple[PendingWrite, ...]:

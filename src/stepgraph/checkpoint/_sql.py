@@ -9,6 +9,8 @@ and decoded in that thread too, keeping big states off the event loop.
 from __future__ import annotations
 
 import abc
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, TypeVar
@@ -16,13 +18,15 @@ from typing import Any, Final, TypeVar
 import anyio.to_thread
 
 from ._codec import (
+    EncodedValues,
     EncodedWrite,
     decode_checkpoint,
     decode_metadata,
     decode_writes,
-    encode_checkpoint,
+    encode_channel_values,
     encode_metadata,
     encode_writes,
+    pack_checkpoint,
 )
 from .base import (
     BaseCheckpointSaver,
@@ -35,6 +39,7 @@ from .base import (
     parse_config,
 )
 from .errors import CheckpointConfigError
+from .serde import Serializer
 
 __all__ = ["SqlSaverBase"]
 
@@ -48,6 +53,9 @@ _WRITE_COLUMNS: Final = (
     "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, task_path, channel, type, value"
 )
 
+_RECENT: Final = 64
+"""How many checkpoints' value encodings a saver keeps for their children to reuse."""
+
 _Row = tuple[Any, ...]
 _Cursor = tuple[str, str, str]  # (checkpoint_id, thread_id, checkpoint_ns) of the last row
 
@@ -59,6 +67,14 @@ class SqlSaverBase(BaseCheckpointSaver):
     """
 
     _placeholder: str = "?"
+
+    def __init__(self, *, serde: Serializer | None = None) -> None:
+        super().__init__(serde=serde)
+        self._recent: OrderedDict[tuple[str, str, str], EncodedValues] = OrderedDict()
+        """The value encodings of the checkpoints this saver stored last, by (thread_id,
+        checkpoint_ns, checkpoint_id): a child whose ``Checkpoint.changed`` leaves a
+        channel out reuses its parent's encoding (the stored layout is unchanged)."""
+        self._recent_lock = threading.Lock()
 
     @abc.abstractmethod
     def _transaction(self, *, write: bool) -> AbstractContextManager[Any]:
@@ -218,7 +234,12 @@ class SqlSaverBase(BaseCheckpointSaver):
         checkpoint: Checkpoint,
         metadata: Mapping[str, Any],
     ) -> None:
-        blob = encode_checkpoint(self.serde, checkpoint)
+        parent = None
+        if parent_id is not None and checkpoint.changed is not None:
+            with self._recent_lock:
+                parent = self._recent.get((thread_id, ns, parent_id))
+        values = encode_channel_values(self.serde, checkpoint, parent)
+        blob = pack_checkpoint(checkpoint, values)
         meta = encode_metadata(self.serde, metadata)
         with self._transaction(write=True) as conn:
             conn.execute(
@@ -230,6 +251,14 @@ class SqlSaverBase(BaseCheckpointSaver):
                 ),
                 (thread_id, ns, checkpoint.id, parent_id, blob, meta),
             )
+        with self._recent_lock:  # stored: its children may reuse these
+            recent = self._recent
+            recent[thread_id, ns, checkpoint.id] = values
+            recent.move_to_end((thread_id, ns, checkpoint.id))
+            if parent is not None:
+                recent.pop((thread_id, ns, parent_id), None)  # type: ignore[arg-type]
+            while len(recent) > _RECENT:
+                recent.popitem(last=False)
 
     async def aput(
         self, config: ConfigLike, checkpoint: Checkpoint, metadata: Mapping[str, Any]
@@ -279,6 +308,9 @@ class SqlSaverBase(BaseCheckpointSaver):
         await self._call(self._put_writes, thread_id, ns, checkpoint_id, writes, task_id, task_path)
 
     def _delete_thread(self, thread_id: str) -> None:
+        with self._recent_lock:
+            for key in [k for k in self._recent if k[0] == thread_id]:
+                del self._recent[key]
         with self._transaction(write=True) as conn:
             conn.execute(
                 self._sql("DELETE FROM stepgraph_checkpoints WHERE thread_id = ?"), (thread_id,)

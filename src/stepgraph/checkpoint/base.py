@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import functools
 import os
+import random
 import secrets
 import threading
 import time
@@ -64,12 +65,18 @@ class Checkpoint:
     UTC timestamp; ``channel_values`` maps engine channel names (state keys and internal
     trigger channels) to values and is opaque to savers, which store every value through
     their :class:`~stepgraph.checkpoint.serde.Serializer`.
+
+    ``changed`` is a hint for savers, never stored: when set, only the channels it names
+    may differ from the parent checkpoint's (the one ``aput``'s config names), so a saver
+    that still holds the parent's encoded values may reuse them for the other channels.
+    ``None`` (as in every loaded checkpoint) promises nothing; a saver may ignore it.
     """
 
     id: str
     ts: str
     channel_values: Mapping[str, Any]
     v: int = 1
+    changed: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -105,6 +112,9 @@ _COUNTER_BITS: Final = 42  # 12 bits of rand_a + the top 30 bits of rand_b
 _id_lock = threading.Lock()
 _id_last_ms = 0
 _id_counter = 0
+_id_random = random.Random(secrets.randbits(128))
+"""The ids' random bits: unpredictability is not needed, only distinct streams per process
+(seeded from the OS, reseeded in a forked child), and it is much cheaper than ``secrets``."""
 
 
 def _reseed_after_fork() -> None:
@@ -113,6 +123,7 @@ def _reseed_after_fork() -> None:
     global _id_last_ms, _id_counter
     _id_last_ms += 1
     _id_counter = secrets.randbits(_COUNTER_BITS - 1)
+    _id_random.seed(secrets.randbits(128))
 
 
 if hasattr(os, "register_at_fork"):
@@ -145,7 +156,7 @@ def new_checkpoint_id() -> str:
         | (counter >> 30) << 64
         | 0b10 << 62  # RFC 9562 variant
         | (counter & 0x3FFF_FFFF) << 32
-        | secrets.randbits(32)
+        | _id_random.getrandbits(32)
     )
     h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the UUID
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

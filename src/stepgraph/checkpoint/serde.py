@@ -59,6 +59,10 @@ _OPTIONS: Final = (
     | ormsgpack.OPT_PASSTHROUGH_UUID
 )
 
+_SCALARS: Final = frozenset({str, float, bool, type(None)})
+_INT_MIN: Final = -(1 << 63)
+_UINT_MAX: Final = (1 << 64) - 1
+
 # MessagePack extension codes. Stored data depends on them: never renumber.
 _TUPLE: Final = 1
 _SET: Final = 2
@@ -633,6 +637,13 @@ class Serializer:
         return self._loads(data, key)
 
     def _dumps(self, obj: Any, key: str | None) -> tuple[str, bytes]:
+        cls = type(obj)
+        if cls in _SCALARS or (cls is int and _INT_MIN <= obj <= _UINT_MAX):
+            # no hook to call and no options that apply: the encoding every path makes
+            try:
+                return "msgpack", ormsgpack.packb(obj)
+            except TypeError:  # a str with lone surrogates: the path below explains it
+                pass
         encoder = _Encoder(self._allow_pickle)
         try:
             return "msgpack", encoder.pack(obj)

@@ -466,3 +466,18 @@ def test_closing_the_sync_stream_stops_the_offloaded_run(
     assert ran == ["first"]
     # the driver and its threads serve the next run as before
     assert _fanout(_chain(_edit, _draft)).invoke(_SUBJECTS)["results"][0] == "note on Ada"
+
+
+def test_a_store_given_to_a_subgraph_later_is_seen(offloads: list[str]) -> None:
+    inner = _chain(_draft)
+    middle = StateGraph(Sub).add_node("inner", inner).add_edge(START, "inner").compile()
+    graph = _fanout(middle)
+    graph.invoke(_SUBJECTS)
+    assert len(offloads) == 3
+    inner.store = object()  # (as the server sets a graph's store and checkpointer)
+    graph.invoke(_SUBJECTS)
+    assert len(offloads) == 3
+    inner.store = None
+    inner.checkpointer = InMemorySaver()
+    graph.invoke(_SUBJECTS, {"configurable": {"thread_id": "t"}})
+    assert len(offloads) == 3

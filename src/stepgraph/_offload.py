@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["offload_driver", "run_offloaded"]
 
-_verdicts: WeakKeyDictionary[Any, bool] = WeakKeyDictionary()
-"""Compiled graph → whether it runs entirely synchronously (see :func:`_runs_sync`)."""
-
 
 def offload_driver(
     graph: CompiledStateGraph[Any, Any, Any, Any], ctx: TaskContext
@@ -169,33 +166,48 @@ def _work(
 
 
 def _runs_sync(graph: CompiledStateGraph[Any, Any, Any, Any]) -> bool:
-    """Whether every node and router of ``graph`` and of its subgraphs is a sync
-    function without a timeout that runs no graph itself, and no level has a store
-    or a checkpointer of its own (remembered per graph: compiled graphs never change)."""
-    verdict = _verdicts.get(graph)
-    if verdict is None:
-        verdict = _verdicts[graph] = _check(graph)
-    return verdict
+    """Whether ``graph`` and its subgraphs run entirely synchronously (every node and
+    router a sync function without a timeout that starts no graph itself) with no store,
+    and no subgraph with a checkpointer of its own."""
+    graphs = _levels.get(graph, _UNKNOWN)
+    if graphs is _UNKNOWN:
+        graphs = _levels[graph] = _sync_levels(graph)
+    if graphs is None:
+        return False
+    return all(g.store is None for g in graphs) and all(
+        g.checkpointer is None or g.checkpointer is False for g in graphs[1:]
+    )
 
 
-def _check(graph: CompiledStateGraph[Any, Any, Any, Any]) -> bool:
+_UNKNOWN: Any = object()
+
+_levels: WeakKeyDictionary[Any, tuple[Any, ...] | None] = WeakKeyDictionary()
+"""Compiled graph → it and its nested subgraphs when all their nodes and routers are
+sync (:func:`_sync_levels`), else None. What a spec holds never changes; a graph's
+store and checkpointer are attributes that may, so they are looked at on every run."""
+
+
+def _sync_levels(graph: CompiledStateGraph[Any, Any, Any, Any]) -> tuple[Any, ...] | None:
     from ._compiled import CompiledStateGraph
 
+    found: list[Any] = [graph]
     spec = graph.spec
-    if graph.store is not None:
-        return False
     for node in spec.nodes.values():
         if node.timeout is not None:
-            return False
+            return None
         sub = node.subgraph
         if sub is not None:
-            if sub.checkpointer is not None and sub.checkpointer is not False:
-                return False
-            if not _runs_sync(sub):
-                return False
+            nested = _levels.get(sub, _UNKNOWN)
+            if nested is _UNKNOWN:
+                nested = _levels[sub] = _sync_levels(sub)
+            if nested is None:
+                return None
+            found.extend(nested)
             continue
         if node.shape is None or node.shape.is_async:
-            return False
+            return None
         if any(isinstance(v, CompiledStateGraph) for v in reachable(node.fn)):
-            return False
-    return not any(b.shape.is_async for bs in spec.branches.values() for b in bs)
+            return None
+    if any(b.shape.is_async for bs in spec.branches.values() for b in bs):
+        return None
+    return tuple(found)

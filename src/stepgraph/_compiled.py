@@ -12,6 +12,7 @@ from . import _state
 from ._context import TaskContext, current_task_context, task_context_var
 from ._events import Event
 from ._loop import RunResult, run_graph, run_nested
+from ._offload import offload_driver, run_offloaded
 from ._project import Projection
 from ._spec import GraphSpec
 from ._stream import DEFAULT_BUFFER, RunStream
@@ -390,6 +391,11 @@ class CompiledStateGraph(Generic[StateT, ContextT, InputT, OutputT]):
         return run_sync(lambda: self.aupdate_state(config, values, as_node))
 
     async def _arun_nested(self, value: Any, parent: TaskContext) -> Any:
+        """Run as the subgraph node of the task ``parent`` (in one worker thread when
+        the sync API fans out to a graph that runs entirely synchronously)."""
+        driver = offload_driver(self, parent)
+        if driver is not None:
+            return await run_offloaded(driver, self, value, parent)
         return await run_nested(self, value, parent)
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 __all__ = [
     "Driver",
+    "RunStopped",
     "alone",
     "inline_driver",
     "iterate_sync",
@@ -40,6 +41,7 @@ __all__ = [
     "portal",
     "run_sync",
     "sync_backend",
+    "thread_driver",
 ]
 
 #: False inside the tasks of a step that runs several at once, and in everything they
@@ -99,6 +101,12 @@ def portal() -> BlockingPortal:
 # -- the per-thread driver ---------------------------------------------------------------
 
 
+class RunStopped(BaseException):
+    """Raised in place of a sync call once the driver's ``stop`` event is set: the run
+    that waits for this driver's run was cancelled (not an ``Exception``, so retry
+    policies and ``except Exception`` leave it alone)."""
+
+
 class Driver:
     """A private asyncio event loop of one thread, run only while that thread waits.
 
@@ -118,6 +126,9 @@ class Driver:
         self.depth = 0
         """How many :meth:`run` calls of this thread are under way."""
         self._executor: ThreadPoolExecutor | None = None
+        self.stop: threading.Event | None = None
+        """Once set, every sync call raises :class:`RunStopped` instead of running: how
+        another thread stops this driver's run between two of its node calls."""
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` on this thread's loop and return (or raise) its outcome."""
@@ -143,6 +154,8 @@ class Driver:
 
     def call_inline(self, fn: Callable[[], T]) -> T:
         """Call the sync ``fn`` on the loop thread as if no loop ran (see class)."""
+        if self.stop is not None and self.stop.is_set():
+            raise RunStopped
         _set_running_loop(None)
         try:
             return contextvars.copy_context().run(fn)
@@ -154,18 +167,24 @@ class Driver:
         siblings, or one whose output must stream live). Like ``anyio.to_thread``, but
         the threads outlive a run: a sync ``invoke`` does not start new ones each time.
         With ``abandon`` false, the call completes even if the run is cancelled."""
-        executor = self._executor
-        if executor is None:
-            executor = self._executor = ThreadPoolExecutor(
-                max_workers=_WORKERS, thread_name_prefix="stepgraph-worker"
-            )
+        if self.stop is not None and self.stop.is_set():
+            raise RunStopped
         ctx = contextvars.copy_context()
-        future = self.loop.run_in_executor(executor, ctx.run, fn)
+        future = self.loop.run_in_executor(self.executor(), ctx.run, fn)
         if abandon:
             return await future
         with anyio.CancelScope(shield=True):
             result: T = await future
         return result
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The driver's worker threads (started on first use)."""
+        executor = self._executor
+        if executor is None:
+            executor = self._executor = ThreadPoolExecutor(
+                max_workers=_WORKERS, thread_name_prefix="stepgraph-worker"
+            )
+        return executor
 
     def close(self) -> None:
         """Close the loop and its threads (when the thread is done with it)."""
@@ -194,7 +213,8 @@ class _Closer:
 _local = threading.local()
 
 
-def _driver() -> Driver:
+def thread_driver() -> Driver:
+    """This thread's private driver (made on first use, closed when the thread ends)."""
     closer: _Closer | None = getattr(_local, "closer", None)
     if closer is None:
         closer = _Closer(Driver())
@@ -243,7 +263,7 @@ def _runner() -> Callable[..., Any]:
 
         return hop
     if not loop_running_here() and sync_backend() == "asyncio":
-        return _driver().run
+        return thread_driver().run
     return portal().call
 
 

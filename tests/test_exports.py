@@ -68,6 +68,7 @@ PUBLIC: dict[str, list[str]] = {
         "NodeInterrupt",
         "NodeTimeoutError",
         "ParentCommand",
+        "SlowRouterWarning",
         "StepgraphError",
         "create_error_message",
     ],

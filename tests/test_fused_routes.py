@@ -2,7 +2,8 @@
 (one thread hop per ReAct turn instead of two), with the same semantics as before:
 the router sees the node's writes applied, its errors and interrupts behave as a
 node's, it is retried with the node, and ``get_config()``/``get_stream_writer()``
-work inside it. Async nodes, async routers and nodes with a timeout keep their hops."""
+work inside it. Async nodes, async routers and nodes with a timeout keep their hops
+(the router of an unfused node runs on the event loop: tests/test_router_on_loop.py)."""
 
 from __future__ import annotations
 
@@ -202,7 +203,10 @@ async def test_messages_mode_and_timeouts_keep_working() -> None:
 
     graph = _graph(node, router, timeout=30.0).compile()
     assert (await graph.ainvoke({"x": 0}))["x"] == 3
-    assert threads["router"] != threading.get_ident()
+    # a node with a timeout runs alone in its thread; its sync router then runs on the
+    # loop, as every sync router not fused with its node (tests/test_router_on_loop.py)
+    assert threads["node"] != threading.get_ident()
+    assert threads["router"] == threading.get_ident()
     graph = _graph(node, router).compile()
     chunks = [c async for c in graph.astream({"x": 0}, stream_mode=["messages", "updates"])]
     assert chunks == [("updates", {"a": {"x": 3}})]

@@ -24,6 +24,11 @@ class TaskResult:
     """State-key writes in the order the node made them."""
     routes: tuple[str | Send, ...] = ()
     """Where to go next, from ``Command.goto`` and conditional edges."""
+    applied: tuple[dict[str, Any], tuple[str, ...]] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
+    """``apply_writes`` of the step's state and these writes, when routing computed it:
+    a step of this one task commits it instead of reducing the same writes again."""
 
 
 def _conflict(key: str) -> InvalidUpdateError:

@@ -8,8 +8,11 @@ failure). ``interrupt()`` in a task does not cancel its siblings.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import threading
+import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -33,6 +36,7 @@ from .errors import (
     InvalidUpdateError,
     NodeTimeoutError,
     ParentCommand,
+    SlowRouterWarning,
     create_error_message,
 )
 from .runtime import Runtime
@@ -258,8 +262,52 @@ async def _route(
     ctx: TaskContext,
 ) -> list[str | Send]:
     args, kwargs = _route_arguments(spec, branch, state, ctx)
-    result = await _call(branch.path, branch.shape.is_async, args, kwargs, False, ctx)
+    if branch.shape.is_async or ctx.driver is not None or branch.history.slow:
+        result = await _call(branch.path, branch.shape.is_async, args, kwargs, False, ctx)
+    else:
+        result = _route_on_loop(branch, args, kwargs)
     return _route_targets(branch, result)
+
+
+SLOW_ROUTER = 0.01
+"""Seconds (wall clock) a sync router may hold the event loop before it is moved to
+worker threads. asyncio's debug mode calls a callback slow at 0.1 s; a router that
+needs more than a hundredth of that waits on something and belongs in a thread."""
+
+
+def _route_on_loop(branch: BranchSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call a sync router on the event loop, as a plain function (a sync node's sync
+    routers run in the node's own thread call instead: :func:`_node_then_route`).
+
+    Routers read the state and name a node; a worker-thread round trip for that costs
+    more than the router (~45 µs per call here) and than stepgraph's whole step. So a
+    sync router runs on the loop thread, in a copy of the task's context and (asyncio)
+    with no loop marked running, as it would see in a thread. One that takes longer
+    than :data:`SLOW_ROUTER` (it does I/O, or calls a model) is moved to worker threads
+    for every later call, with a :class:`~stepgraph.errors.SlowRouterWarning`. (Under
+    the sync API's driver nothing else shares the loop: see :func:`_call`.)
+    """
+    loop = asyncio.events._get_running_loop()
+    if loop is not None:
+        asyncio.events._set_running_loop(None)
+    started = time.perf_counter()
+    try:
+        return contextvars.copy_context().run(branch.path, *args, **kwargs)
+    finally:
+        elapsed = time.perf_counter() - started
+        if loop is not None:
+            asyncio.events._set_running_loop(loop)
+        if elapsed > SLOW_ROUTER and not branch.history.slow:
+            branch.history.slow = True
+            warnings.warn(
+                SlowRouterWarning(
+                    f"The router {branch.name!r} after node {branch.source!r} held the "
+                    f"event loop for {elapsed * 1e3:.1f} ms; stepgraph runs it in a worker "
+                    "thread from now on. A router that waits on I/O or a model should be "
+                    "'async def' (or hand its blocking part to anyio.to_thread.run_sync)."
+                ),
+                stacklevel=2,
+            )
 
 
 def _route_sync(
@@ -452,10 +500,11 @@ async def _once(
         _emit_output_messages(run, ctx, output, snapshot)
     if branches:
         run.partial[task.id] = writes
-        state, _ = apply_writes(spec, snapshot, writes)
+        applied = apply_writes(spec, snapshot, writes)
         for branch in branches:
-            routes.extend(await _route(spec, branch, state, ctx))
+            routes.extend(await _route(spec, branch, applied[0], ctx))
         del run.partial[task.id]
+        return TaskResult(task, tuple(writes), tuple(routes), applied)
     return TaskResult(task, tuple(writes), tuple(routes))
 
 
@@ -476,11 +525,11 @@ def _node_then_route(
     output = task.node.fn(*args, **kwargs)
     writes, routes = parse_output(spec, output)
     run.partial[task.id] = writes
-    state, _ = apply_writes(spec, snapshot, writes)
+    applied = apply_writes(spec, snapshot, writes)
     for branch in branches:
-        routes.extend(_route_sync(spec, branch, state, ctx))
+        routes.extend(_route_sync(spec, branch, applied[0], ctx))
     del run.partial[task.id]
-    return TaskResult(task, tuple(writes), tuple(routes))
+    return TaskResult(task, tuple(writes), tuple(routes), applied)
 
 
 def _emit_output_messages(

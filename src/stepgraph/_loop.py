@@ -406,7 +406,11 @@ async def _run_graph(
                 values = after_siblings
             await persist.flush()
             return RunResult(ordered_values(spec, values), interrupts, True, output_written)
-        values, written = apply_writes(spec, values, ordered_writes(results))
+        if len(results) == 1 and results[0].applied is not None:
+            # the lone task's routers saw its writes applied to this very state
+            values, written = results[0].applied
+        else:
+            values, written = apply_writes(spec, values, ordered_writes(results))
         for event in held or ():
             await emitter.send(event)
         ordered = (

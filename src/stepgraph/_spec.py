@@ -17,6 +17,15 @@ START = "__start__"
 END = "__end__"
 
 
+@attrs.define(eq=False)
+class RouterHistory:
+    """What runs of a sync router have shown (the only mutable part of a spec)."""
+
+    slow: bool = False
+    """A call on the event loop took longer than ``_execute.SLOW_ROUTER`` seconds: the
+    router runs in worker threads from then on."""
+
+
 @attrs.frozen
 class BranchSpec:
     """A conditional edge: ``path(state)`` picks the next nodes (names or ``Send``s)."""
@@ -26,6 +35,7 @@ class BranchSpec:
     shape: CallShape
     path_map: Mapping[Hashable, str] | None
     name: str
+    history: RouterHistory = attrs.field(factory=RouterHistory, eq=False, repr=False)
 
 
 @attrs.frozen

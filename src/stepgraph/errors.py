@@ -24,6 +24,7 @@ __all__ = [
     "NodeInterrupt",
     "NodeTimeoutError",
     "ParentCommand",
+    "SlowRouterWarning",
     "StepgraphError",
     "create_error_message",
 ]
@@ -113,6 +114,11 @@ class NodeInterrupt(GraphInterrupt):
         from .types import Interrupt
 
         super().__init__([Interrupt(value=value, id=id or "")])
+
+
+class SlowRouterWarning(StepgraphError, RuntimeWarning):
+    """A sync router blocked the event loop (see :data:`stepgraph._execute.SLOW_ROUTER`);
+    stepgraph runs it in worker threads from then on."""
 
 
 class ParentCommand(StepgraphError):

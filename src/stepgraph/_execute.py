@@ -25,6 +25,7 @@ from . import _lc
 from ._apply import TaskResult, apply_writes
 from ._context import TaskContext, task_context_var
 from ._events import MessageEvent
+from ._isolate import isolated
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
@@ -245,7 +246,7 @@ async def _call(
     ctx: TaskContext | None = None,
 ) -> Any:
     if is_async:
-        return await fn(*args, **kwargs)
+        return await isolated(fn(*args, **kwargs))
     driver = ctx.driver if ctx is not None else None
     if driver is not None:
         assert ctx is not None
@@ -484,9 +485,11 @@ async def _once(
         # (what _invoke_node and _call do for it, without their two awaits)
         if shape.inject:
             kwargs = {name: _injected(name, ctx) for name in shape.inject}
-            output = await (node.fn(value, **kwargs) if shape.takes_input else node.fn(**kwargs))
+            output = await isolated(
+                node.fn(value, **kwargs) if shape.takes_input else node.fn(**kwargs)
+            )
         else:
-            output = await (node.fn(value) if shape.takes_input else node.fn())
+            output = await isolated(node.fn(value) if shape.takes_input else node.fn())
     elif node.timeout is None:
         output = await _invoke_node(node, value, ctx, spec, abandon=False)
     else:

@@ -222,11 +222,17 @@ class RunStream:
             # when it has to wait)
             event = items[0]
             if type(event) is tuple:
-                chunk = self._custom(*event)
+                if self._bare_custom:
+                    chunk = _SKIP if event[0] else event[1]
+                else:
+                    chunk = self._custom(*event)
                 if chunk is not _SKIP:
                     items.popleft()
                     handoff = self._handoff
-                    if handoff is not None and handoff.writers_wait:
+                    # (Handoff.writers_wait, without a property call per chunk)
+                    if handoff is not None and (
+                        handoff.room is not None or handoff._thread_waiters
+                    ):
                         handoff.took()
                     self.seq += 1
                     if self._v2:

@@ -10,7 +10,8 @@ itself starts.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +45,14 @@ class TaskContext:
     loop_thread: int
     token: Any
     """The anyio event-loop token, to get back to the loop from other threads."""
-    resume: list[Any] = attrs.Factory(list)
-    """Resume values for this task's ``interrupt()`` calls, in call order."""
-    resume_map: dict[str, Any] = attrs.Factory(dict)
-    """This resume's values by interrupt id (how nested graphs find theirs)."""
+    resume: Sequence[Any] = ()
+    """Resume values for this task's ``interrupt()`` calls, in call order (read only)."""
+    resume_map: Mapping[str, Any] = attrs.field(factory=lambda: _NO_RESUME)
+    """This resume's values by interrupt id (how nested graphs find theirs; read only)."""
     nested_calls: Iterator[int] = attrs.Factory(itertools.count)
     """Numbers the graph runs this task starts: the n-th (n >= 1) saves and streams under
-    ``(*namespace, str(n))`` (as LangGraph), so two calls never share checkpoints."""
+    ``(*namespace, str(n))`` (as LangGraph), so two calls never share checkpoints.
+    (Shared by an ``attrs.evolve`` copy of the context.)"""
     resuming: bool = False
     """The task paused before and runs again: a nested graph continues where it paused."""
     interrupt_count: int = 0
@@ -70,6 +72,9 @@ class TaskContext:
     """The config langchain-core sees inside this task (with the messages callback)."""
     driver: Any = None
     """The sync API's driver when its loop runs the task (see ``RunInfo.driver``)."""
+
+
+_NO_RESUME: Mapping[str, Any] = MappingProxyType({})
 
 
 task_context_var: ContextVar[TaskContext | None] = ContextVar("stepgraph_task", default=None)

@@ -23,7 +23,7 @@ import attrs
 
 from . import _lc
 from ._apply import TaskResult, apply_writes
-from ._context import TaskContext, task_context_var
+from ._context import _NO_RESUME, TaskContext, task_context_var
 from ._events import MessageEvent
 from ._isolate import isolated
 from ._plan import PULL, Task
@@ -401,8 +401,8 @@ def make_task_context(run: RunInfo, task: Task) -> TaskContext:
         path=task.path,
         loop_thread=run.loop_thread,
         token=run.token,
-        resume=list(run.resume.get(task.id, ())) if run.resume else [],
-        resume_map=dict(run.resume_maps.get(task.id, {})) if run.resume_maps else {},
+        resume=tuple(run.resume.get(task.id, ())) if run.resume else (),
+        resume_map=dict(run.resume_maps.get(task.id, {})) if run.resume_maps else _NO_RESUME,
         resuming=task.id in run.resume,
         checkpointer=run.checkpointer,
         checkpoint_map=run.checkpoint_map,  # replaced each step, never changed in place

@@ -117,3 +117,11 @@ async def test_isolated_passes_results_errors_and_cancellation_through() -> None
         tg.cancel_scope.cancel()
     assert cleaned == ["forever"]
     assert VAR.get() == "outer"
+
+
+async def test_isolated_awaits_other_awaitables_as_they_are() -> None:
+    class Ready:
+        def __await__(self) -> Any:
+            return (yield from anyio.lowlevel.checkpoint().__await__()) or 5
+
+    assert await isolated(Ready()) == 5  # type: ignore[arg-type]

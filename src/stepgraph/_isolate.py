@@ -47,5 +47,8 @@ class _InContext:
 
 
 def isolated(coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
-    """``await isolated(coro)`` runs ``coro`` in a copy of the current context."""
+    """``await isolated(coro)`` runs ``coro`` in a copy of the current context. (Any
+    other awaitable, e.g. a future a callable returned, is awaited as it is.)"""
+    if not hasattr(coro, "throw"):
+        return coro
     return _InContext(coro, contextvars.copy_context())

@@ -45,6 +45,17 @@ def _graph(router: Any, node: Any = None) -> Any:
     )
 
 
+def _routed_once(schema: Any, node: Any, router: Any) -> Any:
+    """START → a, then ``router`` after a (which may only end the run)."""
+    return (
+        StateGraph(schema)
+        .add_node("a", node)
+        .add_edge(START, "a")
+        .add_conditional_edges("a", router, [END])
+        .compile()
+    )
+
+
 async def test_sync_router_of_an_async_node_runs_on_the_loop_thread() -> None:
     seen: list[tuple[int, str]] = []
 
@@ -125,13 +136,7 @@ async def test_router_context_changes_do_not_leak_into_the_task() -> None:
         var.set("router")
         return END
 
-    graph = (
-        StateGraph(State)
-        .add_node("a", node)
-        .add_edge(START, "a")
-        .add_conditional_edges("a", router, [END])
-        .compile()
-    )
+    graph = _routed_once(State, node, router)
     var.set("caller")
     await graph.ainvoke({})
     after.append(var.get())
@@ -188,13 +193,7 @@ async def test_commit_reuses_the_state_the_router_saw() -> None:
         seen.append(state["messages"][-1].id)
         return END
 
-    graph = (
-        StateGraph(Msgs)
-        .add_node("a", node)
-        .add_edge(START, "a")
-        .add_conditional_edges("a", router, [END])
-        .compile()
-    )
+    graph = _routed_once(Msgs, node, router)
     out = await graph.ainvoke({"n": []})
     assert [m.id for m in out["messages"]] == seen
     assert _REDUCED == [0, 1]  # the input's write, then the node's, once each

@@ -8,7 +8,6 @@ failure). ``interrupt()`` in a task does not cancel its siblings.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from ._isolate import isolated
 from ._plan import PULL, Task
 from ._schema import build_instance, is_instance_schema, output_as_dict
 from ._spec import END, BranchSpec, GraphSpec, NodeSpec
-from ._sync import alone
+from ._sync import alone, call_off_loop
 from ._writer import Emitter, TaskWriter
 from .errors import (
     ErrorCode,
@@ -247,9 +246,8 @@ async def _call(
 ) -> Any:
     if is_async:
         return await isolated(fn(*args, **kwargs))
-    driver = ctx.driver if ctx is not None else None
-    if driver is not None:
-        assert ctx is not None
+    if ctx is not None and ctx.driver is not None:
+        driver = ctx.driver
         if not abandon and _may_inline(ctx.emitter):
             return driver.call_inline(partial(fn, *args, **kwargs))
         return await driver.call_in_thread(partial(fn, *args, **kwargs), abandon)
@@ -288,16 +286,11 @@ def _route_on_loop(branch: BranchSpec, args: tuple[Any, ...], kwargs: dict[str, 
     for every later call, with a :class:`~stepgraph.errors.SlowRouterWarning`. (Under
     the sync API's driver nothing else shares the loop: see :func:`_call`.)
     """
-    loop = asyncio.events._get_running_loop()
-    if loop is not None:
-        asyncio.events._set_running_loop(None)
     started = time.perf_counter()
     try:
-        return contextvars.copy_context().run(branch.path, *args, **kwargs)
+        return call_off_loop(branch.path, *args, **kwargs)
     finally:
         elapsed = time.perf_counter() - started
-        if loop is not None:
-            asyncio.events._set_running_loop(loop)
         if elapsed > SLOW_ROUTER and not branch.history.slow:
             branch.history.slow = True
             warnings.warn(

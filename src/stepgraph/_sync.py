@@ -156,11 +156,7 @@ class Driver:
         """Call the sync ``fn`` on the loop thread as if no loop ran (see class)."""
         if self.stop is not None and self.stop.is_set():
             raise RunStopped
-        _set_running_loop(None)
-        try:
-            return contextvars.copy_context().run(fn)
-        finally:
-            _set_running_loop(self.loop)
+        return call_off_loop(fn)
 
     async def call_in_thread(self, fn: Callable[[], T], abandon: bool) -> T:
         """Call the sync ``fn`` in one of the driver's worker threads (a task that has
@@ -220,6 +216,20 @@ def thread_driver() -> Driver:
         closer = _Closer(Driver())
         _local.closer = closer
     return closer.driver
+
+
+def call_off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the sync ``fn`` on the event loop's own thread as a worker thread would see
+    it: in a copy of the current context, with no asyncio loop marked running (so it
+    may even run a loop of its own)."""
+    loop = asyncio.events._get_running_loop()
+    if loop is not None:
+        _set_running_loop(None)
+    try:
+        return contextvars.copy_context().run(fn, *args, **kwargs)
+    finally:
+        if loop is not None:
+            _set_running_loop(loop)
 
 
 def inline_driver() -> Driver | None:
